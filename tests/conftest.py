@@ -1,0 +1,30 @@
+"""Shared test fixtures: where `../shared` lives, and JAX on CPU."""
+
+import os
+import pathlib
+
+import pytest
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def shared_dir() -> pathlib.Path:
+    """The workplace's shared data folder: $MATHFT_SHARED_DIR, else ../shared beside the repo."""
+    return pathlib.Path(os.environ.get("MATHFT_SHARED_DIR", REPO_ROOT.parent / "shared"))
+
+
+@pytest.fixture(scope="session")
+def math_data_dir() -> pathlib.Path:
+    """The MATH dataset folder; tests that need it skip (loudly) where it is absent."""
+    path = pathlib.Path(os.environ.get("MATHFT_DATA_DIR", shared_dir() / "data" / "math"))
+    if not (path / "train.jsonl").exists():
+        pytest.skip(f"MATH data not found at {path} (set MATHFT_DATA_DIR)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pools_dir() -> pathlib.Path:
+    path = pathlib.Path(os.environ.get("MATHFT_POOLS_DIR", shared_dir() / "data" / "pools"))
+    if not path.is_dir():
+        pytest.skip(f"candidate pools not found at {path} (set MATHFT_POOLS_DIR)")
+    return path

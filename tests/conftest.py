@@ -1,9 +1,13 @@
-"""Shared test fixtures: where `../shared` lives, and JAX on CPU."""
+"""Shared test fixtures: where `../shared` lives, and JAX on 8 fake CPU devices."""
 
 import os
 import pathlib
 
-import pytest
+# Sharding tests need several devices; on CPU, XLA fakes them. Must precede any `import jax`.
+os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pytest  # noqa: E402
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -24,6 +28,7 @@ def math_data_dir() -> pathlib.Path:
 
 @pytest.fixture(scope="session")
 def pools_dir() -> pathlib.Path:
+    """The real candidate pools folder; tests that need it skip where it is absent."""
     path = pathlib.Path(os.environ.get("MATHFT_POOLS_DIR", shared_dir() / "data" / "pools"))
     if not path.is_dir():
         pytest.skip(f"candidate pools not found at {path} (set MATHFT_POOLS_DIR)")

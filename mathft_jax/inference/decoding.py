@@ -1,0 +1,202 @@
+"""KV-cache incremental decoding: one prefill per prompt shared by its N samples, then a jitted
+`lax.while_loop` that stops when every row has emitted EOS or the length budget is spent.
+
+The model is reached through `ModelFns` so this module holds no model code: `decoder_fns(cfg)` binds
+the project's `Decoder`/`init_cache`, and tests bind tiny stand-ins with the same cache contract
+(WORKSPACE.md, "Model"): a call with a cache writes its tokens at slots [index, index+length),
+attends causally to earlier slots whose `key_mask` is true, and advances `index`.
+
+Rows are laid out problem-major: row `b * R + r` is sample `r` of problem `b`, where
+`R = num_samples + include_greedy`, and with `include_greedy` row `r = 0` is the greedy decode.
+Sample `s` of a problem draws its token at step `t` with key
+`fold_in(fold_in(problem_key, s), t)`, so a sample never depends on batch size or neighbours.
+"""
+
+import dataclasses
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from mathft_jax.inference.sampling import SamplingConfig, sample_tokens
+
+Cache = dict[str, jax.Array]
+# apply(params, tokens, positions, segment_ids, cache) -> (logits [batch, length, vocab], cache)
+ApplyFn = Callable[
+    [Any, jax.Array, jax.Array, jax.Array | None, Cache | None], tuple[jax.Array, Cache]
+]
+# init_cache(batch, max_length) -> cache
+InitCacheFn = Callable[[int, int], Cache]
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelFns:
+    """The two model calls decoding needs; hashable so it can be a static jit argument."""
+
+    apply: ApplyFn
+    init_cache: InitCacheFn
+
+
+def decoder_fns(config: Any, cache_dtype: Any = jnp.float32) -> ModelFns:
+    """Binds the project's `Decoder(config)` and `init_cache` (imported here: models stay optional)."""
+    from mathft_jax.models import decoder as decoder_lib  # noqa: PLC0415
+
+    module = decoder_lib.Decoder(config)
+
+    def apply(params, tokens, positions, segment_ids, cache):
+        return module.apply(
+            {"params": params}, tokens, positions, segment_ids=segment_ids, cache=cache
+        )
+
+    def init_cache(batch: int, max_length: int) -> Cache:
+        return decoder_lib.init_cache(config, batch, max_length, cache_dtype)
+
+    return ModelFns(apply=apply, init_cache=init_cache)
+
+
+def prompt_positions(segment_ids: jax.Array) -> jax.Array:
+    """Positions for left-padded prompts: 0 at the first real token, pads clipped to 0. [batch, len]"""
+    return jnp.maximum(jnp.cumsum(segment_ids != 0, axis=-1) - 1, 0).astype(jnp.int32)
+
+
+def repeat_cache(cache: Cache, repeats: int) -> Cache:
+    """Repeats each row of a prefilled cache `repeats` times (row b -> rows b*repeats .. +repeats-1)."""
+    return {
+        "k": jnp.repeat(cache["k"], repeats, axis=1),  # [layers, batch * repeats, len, kv, hd]
+        "v": jnp.repeat(cache["v"], repeats, axis=1),
+        "key_mask": jnp.repeat(cache["key_mask"], repeats, axis=0),  # [batch * repeats, len]
+        "index": cache["index"],
+    }
+
+
+def sample_keys(problem_keys: jax.Array, num_samples: int, include_greedy: bool) -> jax.Array:
+    """[batch] problem keys -> [batch * R] row keys; sample s of a problem gets fold_in(key, s)."""
+    sample_ids = jnp.arange(num_samples, dtype=jnp.uint32)
+    keys = jax.vmap(lambda k: jax.vmap(lambda s: jax.random.fold_in(k, s))(sample_ids))(
+        problem_keys
+    )
+    if include_greedy:  # the greedy row draws nothing; give it the problem key as a placeholder
+        keys = jnp.concatenate([problem_keys[:, None], keys], axis=1)
+    return keys.reshape((-1,) + keys.shape[2:])
+
+
+@functools.partial(
+    jax.jit,
+    static_argnames=(
+        "model",
+        "num_samples",
+        "max_decode_len",
+        "sampling",
+        "eos_id",
+        "pad_id",
+        "include_greedy",
+        "ignore_eos",
+        "share_prefill",
+    ),
+)
+def decode(
+    params: Any,
+    prompt_tokens: jax.Array,
+    prompt_segment_ids: jax.Array,
+    problem_keys: jax.Array,
+    *,
+    model: ModelFns,
+    num_samples: int,
+    max_decode_len: int,
+    sampling: SamplingConfig,
+    eos_id: int = 1,
+    pad_id: int = 0,
+    include_greedy: bool = False,
+    ignore_eos: bool = False,
+    share_prefill: bool = True,
+) -> tuple[jax.Array, jax.Array]:
+    """Decodes `num_samples` continuations (plus an optional greedy one) of each prompt.
+
+    Args:
+      params: model parameters.
+      prompt_tokens: int32 [batch, prompt_len], left-padded.
+      prompt_segment_ids: int32 [batch, prompt_len], 1 on prompt tokens, 0 on left padding.
+      problem_keys: [batch] PRNG keys, one per problem.
+      model: the model calls.
+      num_samples: N sampled continuations per prompt.
+      max_decode_len: the most tokens generated per row (EOS included).
+      sampling: temperature / top-p / top-k of the sampled rows.
+      eos_id: stops a row; written, then the row emits `pad_id`.
+      pad_id: written after a row stops.
+      include_greedy: add one greedy row per prompt, first in its group.
+      ignore_eos: keep generating after EOS (benchmarks with fixed lengths).
+      share_prefill: prefill each prompt once and repeat its cache (the default); False prefills
+        every row (the N-fold baseline that tests compare against).
+
+    Returns:
+      tokens int32 [batch, R, max_decode_len] and lengths int32 [batch, R] (tokens up to and
+      including EOS), R = num_samples + include_greedy.
+    """
+    batch, prompt_len = prompt_tokens.shape
+    rows_per_prompt = num_samples + int(include_greedy)
+    rows = batch * rows_per_prompt
+    segment_ids = prompt_segment_ids.astype(jnp.int32)
+    positions = prompt_positions(segment_ids)
+    lengths_in = jnp.sum(segment_ids != 0, axis=-1).astype(jnp.int32)  # [batch]
+    max_length = prompt_len + max_decode_len
+
+    def prefill(tokens, segs, pos):
+        cache = model.init_cache(tokens.shape[0], max_length)
+        logits, cache = model.apply(params, tokens, pos, segs, cache)
+        return logits[:, -1, :].astype(jnp.float32), cache
+
+    if share_prefill:
+        last_logits, cache = prefill(prompt_tokens, segment_ids, positions)
+        last_logits = jnp.repeat(last_logits, rows_per_prompt, axis=0)  # [rows, vocab]
+        cache = repeat_cache(cache, rows_per_prompt)
+    else:
+        rep = functools.partial(jnp.repeat, repeats=rows_per_prompt, axis=0)
+        last_logits, cache = prefill(rep(prompt_tokens), rep(segment_ids), rep(positions))
+
+    row_keys = sample_keys(problem_keys, num_samples, include_greedy)  # [rows]
+    greedy_rows = jnp.zeros((batch, rows_per_prompt), bool)
+    if include_greedy:
+        greedy_rows = greedy_rows.at[:, 0].set(True)
+    greedy_rows = greedy_rows.reshape(rows)
+    next_position = jnp.repeat(lengths_in, rows_per_prompt)  # [rows]
+    ones = jnp.ones((rows, 1), jnp.int32)
+
+    def cond(state):
+        step, _, done, _, _, _ = state
+        return (step < max_decode_len) & ~jnp.all(done)
+
+    def body(state):
+        step, out, done, lengths, logits, cache = state
+        step_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(row_keys, step)
+        token = sample_tokens(step_keys, logits, sampling, greedy_rows)
+        token = jnp.where(done, pad_id, token)  # [rows]
+        out = jax.lax.dynamic_update_slice(out, token[:, None], (0, step))
+        lengths = lengths + (~done).astype(jnp.int32)
+        if not ignore_eos:
+            done = done | (token == eos_id)
+        logits, cache = model.apply(
+            params, token[:, None], (next_position + step)[:, None], ones, cache
+        )
+        return step + 1, out, done, lengths, logits[:, -1, :].astype(jnp.float32), cache
+
+    state = (
+        jnp.int32(0),
+        jnp.full((rows, max_decode_len), pad_id, jnp.int32),
+        jnp.zeros((rows,), bool),
+        jnp.zeros((rows,), jnp.int32),
+        last_logits,
+        cache,
+    )
+    _, out, _, lengths, _, _ = jax.lax.while_loop(cond, body, state)
+    return (
+        out.reshape(batch, rows_per_prompt, max_decode_len),
+        lengths.reshape(batch, rows_per_prompt),
+    )
+
+
+def problem_keys(seed: int, problem_indices: jax.Array) -> jax.Array:
+    """Per-problem keys folded from the run seed and the problem's index in the full problem list."""
+    base = jax.random.PRNGKey(seed)
+    return jax.vmap(lambda i: jax.random.fold_in(base, i))(jnp.asarray(problem_indices, jnp.uint32))

@@ -1,0 +1,104 @@
+"""A tiny pure-jnp decoder with the project's KV-cache contract, so decoding tests do not depend on
+`mathft_jax.models` (and fail only for decoding's own faults).
+
+Contract (WORKSPACE.md, "Model"): cache = {"k","v": [layers, batch, max_len, heads, head_dim],
+"index": int32[], "key_mask": bool[batch, max_len]}; a call with a cache writes its tokens at slots
+[index, index+length), masks slots whose segment id is 0, attends causally, advances index.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from mathft_jax.inference.decoding import ModelFns
+
+VOCAB, EMBED, HEADS, HEAD_DIM, LAYERS = 300, 32, 2, 16, 2
+
+
+def init_params(seed: int = 0, vocab: int = VOCAB) -> dict:
+    """Random weights, scaled so the logits are peaked enough for sampling tests to mean something."""
+    rng = np.random.default_rng(seed)
+
+    def w(*shape, scale=1.0):
+        return jnp.asarray(
+            rng.normal(0, scale / np.sqrt(shape[-2] if len(shape) > 1 else 1), shape)
+        )
+
+    return {
+        "embed": w(vocab, EMBED, scale=np.sqrt(vocab)),
+        "layers": [
+            {
+                "q": w(EMBED, HEADS * HEAD_DIM),
+                "k": w(EMBED, HEADS * HEAD_DIM),
+                "v": w(EMBED, HEADS * HEAD_DIM),
+                "o": w(HEADS * HEAD_DIM, EMBED),
+                "mlp": w(EMBED, EMBED),
+            }
+            for _ in range(LAYERS)
+        ],
+        "out": w(EMBED, vocab, scale=4.0),
+    }
+
+
+def init_cache(batch: int, max_length: int) -> dict:
+    shape = (LAYERS, batch, max_length, HEADS, HEAD_DIM)
+    return {
+        "k": jnp.zeros(shape),
+        "v": jnp.zeros(shape),
+        "index": jnp.int32(0),
+        "key_mask": jnp.zeros((batch, max_length), bool),
+    }
+
+
+def _pos_embedding(positions):
+    freqs = 1.0 / (100.0 ** (jnp.arange(EMBED // 2) / (EMBED // 2)))
+    angles = positions[..., None].astype(jnp.float32) * freqs
+    return jnp.concatenate([jnp.sin(angles), jnp.cos(angles)], axis=-1)
+
+
+def apply(params, tokens, positions, segment_ids=None, cache=None):
+    batch, length = tokens.shape
+    if segment_ids is None:
+        segment_ids = jnp.ones_like(tokens)
+    x = params["embed"][tokens] + _pos_embedding(positions)  # [batch, length, embed]
+    if cache is None:
+        q_pos = k_pos = jnp.arange(length)
+        seg_k = segment_ids
+        mask = (k_pos[None, :] <= q_pos[:, None])[None] & (
+            segment_ids[:, :, None] == seg_k[:, None, :]
+        )
+        mask = mask & (seg_k != 0)[:, None, :]
+    else:
+        index = cache["index"]
+        key_mask = jax.lax.dynamic_update_slice(cache["key_mask"], segment_ids != 0, (0, index))
+        max_len = key_mask.shape[1]
+        causal = jnp.arange(max_len)[None, :] <= (index + jnp.arange(length))[:, None]
+        mask = causal[None] & key_mask[:, None, :]
+    new_k, new_v = [], []
+    for i, layer in enumerate(params["layers"]):
+        h = x / jnp.sqrt(jnp.mean(x**2, -1, keepdims=True) + 1e-6)
+        q = (h @ layer["q"]).reshape(batch, length, HEADS, HEAD_DIM)
+        k = (h @ layer["k"]).reshape(batch, length, HEADS, HEAD_DIM)
+        v = (h @ layer["v"]).reshape(batch, length, HEADS, HEAD_DIM)
+        if cache is not None:
+            k = jax.lax.dynamic_update_slice(cache["k"][i], k, (0, index, 0, 0))
+            v = jax.lax.dynamic_update_slice(cache["v"][i], v, (0, index, 0, 0))
+            new_k.append(k)
+            new_v.append(v)
+        scores = jnp.einsum("bqhd,bkhd->bhqk", q, k) / np.sqrt(HEAD_DIM)
+        scores = jnp.where(mask[:, None], scores, -1e30)
+        attn = jnp.einsum("bhqk,bkhd->bqhd", jax.nn.softmax(scores, -1), v)
+        x = x + attn.reshape(batch, length, -1) @ layer["o"]
+        x = x + jnp.tanh(x @ layer["mlp"])
+    logits = x @ params["out"]
+    if cache is not None:
+        cache = {
+            "k": jnp.stack(new_k),
+            "v": jnp.stack(new_v),
+            "index": index + length,
+            "key_mask": key_mask,
+        }
+    return logits.astype(jnp.float32), cache
+
+
+MODEL = ModelFns(apply=apply, init_cache=init_cache)

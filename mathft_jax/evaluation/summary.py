@@ -1,0 +1,153 @@
+"""Aggregate per-problem metrics into the `metrics.json` structure.
+
+Layout of the returned dict (all accuracies in [0, 1], means over problems with 95% CIs):
+  pass1            {"kind": "greedy" | "mean_sample_accuracy", mean, ci95_low, ci95_high}
+  pass_at_k        {"k": {mean, ...}}   unbiased estimator on the whole pool
+  by_n             {"n": {"metric": {mean, ci95_low, ci95_high}}}   see metrics.py for names;
+                   values at n < pool size are averaged over `num_subsets` seeded subsets
+  clustering       distinct answers, clusters, no-answer rate, is_equiv calls (per problem)
+  per_problem      full-pool metrics of each problem
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from mathft_jax.evaluation import metrics
+from mathft_jax.evaluation.grade import GradedProblem
+
+TIE_RULE = (
+    "ties (between clusters of equal count or weight, clusters tied at the K-th count, and "
+    "samples of equal verifier score) are broken uniformly at random; reported values are the "
+    "exact expected accuracy under that choice"
+)
+SCR_COST_RULE = (
+    "SCR-K scores every sample of the top-K clusters (expected count under the tie rule)"
+)
+
+
+def default_ns(pool_size: int) -> list[int]:
+    """Powers of two below the pool size, then the pool size."""
+    ns = [1 << i for i in range(pool_size.bit_length()) if (1 << i) < pool_size]
+    return ns + [pool_size]
+
+
+def check_sizes(graded: Sequence[GradedProblem], ns: Sequence[int], ks: Sequence[int]) -> int:
+    """The smallest pool size; raises naming the flag when an N or K cannot be met."""
+    pool = min(p.num_samples for p in graded)
+    if pool == 0:
+        bad = next(p.unique_id for p in graded if p.num_samples == 0)
+        raise ValueError(f"problem {bad!r} has no samples; nothing to vote on")
+    too_big = [n for n in ns if n > pool or n < 1]
+    if too_big:
+        raise ValueError(f"--n values {too_big} must lie in [1, {pool}] (the smallest pool size)")
+    if any(k < 1 for k in ks):
+        raise ValueError(f"--k values must be >= 1, got {list(ks)}")
+    return pool
+
+
+def summarize(
+    graded: Sequence[GradedProblem],
+    ns: Sequence[int] | None = None,
+    ks: Sequence[int] = (1, 2, 4),
+    seed: int = 0,
+    num_subsets: int = 100,
+) -> dict[str, Any]:
+    """Builds the metrics dict (see module docstring) for graded problems."""
+    if not graded:
+        raise ValueError("summarize: no problems")
+    pool = min(p.num_samples for p in graded)
+    ns = sorted(set(ns or default_ns(pool)))
+    check_sizes(graded, ns, ks)
+    has_scores = all(p.scores is not None for p in graded)
+    has_greedy = all(p.greedy_correct is not None for p in graded)
+
+    per_problem = []
+    by_n: dict[str, dict[str, Any]] = {}
+    for n in ns:
+        rows = []
+        for index, p in enumerate(graded):
+            # Seeded per (seed, n, problem): a problem's subsets do not depend on the others.
+            rng = np.random.default_rng([seed, n, index])
+            rows.append(
+                metrics.subset_metrics(
+                    p.assignment,
+                    p.cluster_correct,
+                    n,
+                    ks,
+                    p.scores if has_scores else None,
+                    num_subsets,
+                    rng,
+                )
+            )
+        by_n[str(n)] = {
+            key: metrics.mean_ci([r[key] for r in rows], clip01=not key.startswith("cost_"))
+            for key in rows[0]
+        }
+
+    for p in graded:
+        full = metrics.problem_metrics(
+            p.assignment, p.cluster_correct, ks, p.scores if has_scores else None
+        )
+        full.update(
+            unique_id=p.unique_id,
+            num_samples=p.num_samples,
+            num_clusters=len(p.representatives),
+            num_correct_clusters=int(sum(p.cluster_correct)),
+            greedy_correct=p.greedy_correct,
+        )
+        per_problem.append(full)
+
+    if has_greedy:
+        pass1 = {"kind": "greedy", **metrics.mean_ci([float(p.greedy_correct) for p in graded])}
+    else:
+        pass1 = {
+            "kind": "mean_sample_accuracy",
+            **metrics.mean_ci([r["mean_acc"] for r in per_problem]),
+        }
+    pass_k = {}
+    for k in sorted({*ks, *ns}):
+        if k <= pool:
+            values = [
+                metrics.pass_at_k(
+                    p.num_samples,
+                    int(
+                        metrics.sample_correct(
+                            np.array(p.assignment), np.array(p.cluster_correct)
+                        ).sum()
+                    ),
+                    k,
+                )
+                for p in graded
+            ]
+            pass_k[str(k)] = metrics.mean_ci(values)
+
+    return {
+        "num_problems": len(graded),
+        "pool_size": {"min": pool, "max": max(p.num_samples for p in graded)},
+        "ns": ns,
+        "ks": list(ks),
+        "seed": seed,
+        "num_subsets": num_subsets,
+        "has_verifier_scores": has_scores,
+        "tie_rule": TIE_RULE,
+        "scr_cost_rule": SCR_COST_RULE,
+        "ci": "95% CI of the mean over problems, normal approximation",
+        "pass1": pass1,
+        "pass_at_k": pass_k,
+        "by_n": by_n,
+        "clustering": {
+            "distinct_answers_per_problem": float(
+                np.mean([p.num_distinct_answers for p in graded])
+            ),
+            "clusters_per_problem": float(np.mean([len(p.representatives) for p in graded])),
+            "no_answer_rate": float(
+                np.mean([a < 0 for p in graded for a in p.assignment]) if pool else 0.0
+            ),
+            "equiv_calls_per_problem": float(np.mean([p.num_equiv_calls for p in graded])),
+        },
+        "per_problem": per_problem,
+    }

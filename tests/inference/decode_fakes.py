@@ -102,3 +102,34 @@ def apply(params, tokens, positions, segment_ids=None, cache=None):
 
 
 MODEL = ModelFns(apply=apply, init_cache=init_cache)
+
+
+class ByteVocab:
+    """seqio.ByteVocabulary's id layout (pad 0, eos 1, unk 2, byte b -> b + 3) without TensorFlow."""
+
+    pad_id, eos_id, unk_id, vocab_size = 0, 1, 2, 259
+
+    def encode(self, text: str) -> list[int]:
+        return [b + 3 for b in text.encode("utf-8")]
+
+    def decode(self, ids) -> str:
+        ids = list(ids)
+        if self.eos_id in ids:
+            ids = ids[: ids.index(self.eos_id)]
+        return bytes(i - 3 for i in ids if 3 <= i < 259).decode("utf-8", errors="ignore")
+
+
+class Problem:
+    def __init__(self, unique_id: str, problem: str, answer: str, solution: str = ""):
+        self.unique_id, self.problem, self.answer, self.solution = (
+            unique_id,
+            problem,
+            answer,
+            solution,
+        )
+
+
+def extract_boxed(text: str) -> str | None:
+    """A stand-in answer extractor: the text after the last `boxed{` up to the next `}`."""
+    at = text.rfind("boxed{")
+    return None if at < 0 else text[at + 6 :].split("}")[0]

@@ -1,0 +1,163 @@
+"""Verifier scoring of a candidates file: S_cls = p(correct) / (p(correct) + p(incorrect)), read off
+the verifier's next-token distribution after the verifier prompt (paper Sec. 3.2, re-ranking).
+
+Each (problem, sample) pair becomes one left-padded row; the score is the two-way softmax of the
+label logits at the last prompt position, which equals p(c) / (p(c) + p(i)) and is what the
+trainer's `verifier_log_scores` computes. Records are written in input order once all their samples
+are scored; a restarted job skips records already in the output file.
+"""
+
+import json
+import logging
+import os
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from mathft_jax.inference import decoding, generation
+
+VerifierPromptFn = Callable[[str, str], str]
+
+
+def label_token_ids(vocab: Any, correct_word: str, incorrect_word: str) -> tuple[int, int]:
+    """First token of each label word; they must differ or the score means nothing."""
+    correct, incorrect = vocab.encode(correct_word), vocab.encode(incorrect_word)
+    if not correct or not incorrect or correct[0] == incorrect[0]:
+        raise ValueError(
+            f"verifier label words {correct_word!r} / {incorrect_word!r} must start with different "
+            f"tokens (got {correct[:1]} / {incorrect[:1]}); change score_candidates.correct_word"
+        )
+    return correct[0], incorrect[0]
+
+
+@jax.jit(static_argnames=("model",))
+def verifier_scores(
+    params: Any,
+    tokens: jax.Array,
+    segment_ids: jax.Array,
+    label_ids: jax.Array,
+    *,
+    model: decoding.ModelFns,
+) -> jax.Array:
+    """S_cls for each left-padded row.
+
+    Args:
+      tokens, segment_ids: int32 [batch, length], left-padded verifier prompts.
+      label_ids: int32 [2], the (correct, incorrect) token ids.
+
+    Returns:
+      f32 [batch] p(correct) / (p(correct) + p(incorrect)).
+    """
+    positions = decoding.prompt_positions(segment_ids)
+    logits, _ = model.apply(params, tokens, positions, segment_ids, None)
+    label_logits = logits[:, -1, :].astype(jnp.float32)[:, label_ids]  # [batch, 2]
+    return jnp.exp(jax.nn.log_softmax(label_logits, axis=-1)[:, 0])
+
+
+def _record_groups(records: Iterator[dict], batch_size: int) -> Iterator[list[dict]]:
+    """Groups whole records until they hold at least `batch_size` samples."""
+    group, count = [], 0
+    for record in records:
+        group.append(record)
+        count += len(record["samples"])
+        if count >= batch_size:
+            yield group
+            group, count = [], 0
+    if group:
+        yield group
+
+
+def score_candidates(
+    candidates_path: str,
+    output_path: str,
+    *,
+    params: Any,
+    model: decoding.ModelFns,
+    vocab: Any,
+    prompt_fn: VerifierPromptFn,
+    batch_size: int,
+    max_len: int,
+    correct_word: str = "correct",
+    incorrect_word: str = "incorrect",
+    mesh: jax.sharding.Mesh | None = None,
+    bos_id: int | None = 0,
+    meta: dict[str, Any] | None = None,
+) -> int:
+    """Copies `candidates_path` to `output_path` with `verifier_scores` added; returns records written.
+
+    Args:
+      prompt_fn: (problem, solution) -> verifier prompt (`mathft_jax.data.prompts.verifier_prompt`).
+      batch_size: rows per forward pass (fixed, so it compiles once; divisible by the data shards).
+      max_len: tokens per row; longer prompts keep their tail (the solution's end and the question).
+      meta: merged into each record's `meta` under "verifier" (e.g. the checkpoint path).
+    """
+    label_ids = jnp.asarray(label_token_ids(vocab, correct_word, incorrect_word), jnp.int32)
+    done = generation.read_done_ids(output_path)
+    sharding = generation.batch_sharding(mesh)
+    params = generation.place_params(params, mesh)
+
+    def todo() -> Iterator[dict]:
+        with open(candidates_path, encoding="utf-8") as f:
+            for line_no, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise ValueError(f"{candidates_path}:{line_no}: not JSON ({err})") from err
+                if record["unique_id"] not in done:
+                    yield record
+
+    written = truncated = 0
+    os.makedirs(os.path.dirname(os.path.abspath(output_path)), exist_ok=True)
+    with open(output_path, "a", encoding="utf-8") as out:
+        for group in _record_groups(todo(), batch_size):
+            prompts = [prompt_fn(r["problem"], s) for r in group for s in r["samples"]]
+            scores: list[float] = []
+            for start in range(0, len(prompts), batch_size):
+                chunk = prompts[start : start + batch_size]
+                padded = chunk + [chunk[0]] * (batch_size - len(chunk))
+                tokens, segs, cut = generation.encode_prompts(vocab, padded, max_len, bos_id)
+                truncated += cut
+                args = [jnp.asarray(tokens), jnp.asarray(segs)]
+                if sharding is not None:
+                    args = [jax.device_put(a, sharding) for a in args]
+                batch_scores = verifier_scores(params, *args, label_ids, model=model)
+                scores.extend(np.asarray(batch_scores)[: len(chunk)].tolist())
+            for record in group:
+                n = len(record["samples"])
+                record["verifier_scores"], scores = scores[:n], scores[n:]
+                if meta:
+                    record["meta"] = {**record.get("meta", {}), "verifier": meta}
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                out.flush()
+                written += 1
+    if truncated:
+        logging.warning(
+            "%d verifier prompts longer than max_len=%d kept their tail", truncated, max_len
+        )
+    return written
+
+
+def score_texts(
+    params: Any,
+    pairs: Sequence[tuple[str, str]],
+    *,
+    model: decoding.ModelFns,
+    vocab: Any,
+    prompt_fn: VerifierPromptFn,
+    max_len: int,
+    correct_word: str = "correct",
+    incorrect_word: str = "incorrect",
+    bos_id: int | None = 0,
+) -> np.ndarray:
+    """S_cls of a few (problem, solution) pairs in one batch (tests, notebooks)."""
+    label_ids = jnp.asarray(label_token_ids(vocab, correct_word, incorrect_word), jnp.int32)
+    prompts = [prompt_fn(p, s) for p, s in pairs]
+    tokens, segs, _ = generation.encode_prompts(vocab, prompts, max_len, bos_id)
+    return np.asarray(
+        verifier_scores(params, jnp.asarray(tokens), jnp.asarray(segs), label_ids, model=model)
+    )

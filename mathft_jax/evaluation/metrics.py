@@ -143,6 +143,8 @@ def scr_at_k(
     reach = 1.0  # P(no drawn cluster reaches a higher level)
     total = 0.0
     for level in np.unique(best)[::-1]:
+        if reach == 0.0:  # some drawn cluster surely reached a higher level
+            break
         at = best == level
         sure_t = int(ties[at & is_sure].sum())
         sure_c = int((ties * correct[clusters])[at & is_sure].sum())

@@ -1,7 +1,7 @@
 r"""Evaluate a candidates file: grade, cluster, and report Pass@1/Pass@N/MajK@N/re-rank/SCR.
 
     python -m mathft_jax.evaluate --candidates FILE --output_dir DIR \
-        [--n 1,2,4,...] [--k 1,2,4] [--reextract] [--num_subsets 100] [--seed 0] [--workers 1]
+        [--n 1,2,4,...] [--k 1,2,4] [--reextract] [--num_subsets 100] [--subset_seed 0] [--workers 1]
 
 Writes DIR/metrics.json, DIR/metrics.md and DIR/metrics_vs_n.png. The logic lives in
 `mathft_jax.evaluation` (candidates, clustering, grade, metrics, summary, report).
@@ -24,7 +24,7 @@ _REEXTRACT = flags.DEFINE_bool(
     "reextract", False, "Ignore recorded sample_answers; extract answers from the sample texts."
 )
 _NUM_SUBSETS = flags.DEFINE_integer("num_subsets", 100, "Random subsets per problem at N < pool.")
-_SEED = flags.DEFINE_integer("seed", 0, "Seed of the subsets.")
+_SUBSET_SEED = flags.DEFINE_integer("subset_seed", 0, "Seed of the random subsets at N < pool.")
 _WORKERS = flags.DEFINE_integer("workers", 1, "Grading processes.")
 
 
@@ -48,7 +48,7 @@ def main(argv: Sequence[str]) -> None:
             graded,
             ns=_ints("n", _N.value),
             ks=_ints("k", _K.value) or [1],
-            seed=_SEED.value,
+            seed=_SUBSET_SEED.value,
             num_subsets=_NUM_SUBSETS.value,
         )
     except ValueError as e:

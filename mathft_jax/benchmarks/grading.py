@@ -36,14 +36,6 @@ from mathft_jax.evaluation.candidates import Candidates, iter_candidates
 from mathft_jax.evaluation.clustering import naive_cluster_answers
 from mathft_jax.evaluation.grade import Grader, grade_problem, sample_answers
 
-_PROBLEMS = flags.DEFINE_integer("problems", 500, "Problems in the job.")
-_SAMPLES = flags.DEFINE_integer("samples", 64, "Samples per problem.")
-_REPEATS = flags.DEFINE_integer("repeats", 3, "Interleaved timing rounds (A B per round).")
-_NAIVE_PROBLEMS = flags.DEFINE_integer(
-    "naive_problems", 25, "Problems timed on the naive side (seeded subset; scaled per problem)."
-)
-_SEED = flags.DEFINE_integer("seed", 0, "Seed of the synthetic answers and the naive subset.")
-
 
 def _shared_dir() -> pathlib.Path:
     here = pathlib.Path(__file__).resolve().parents[2]
@@ -259,18 +251,26 @@ def _fmt(busy: float | None) -> str:
     return "n/a" if busy is None else f"{busy:.2f} CPU-s"
 
 
+def _define_flags() -> None:
+    # Defined only when run as a program, so importing this module (tests) adds no global flags.
+    flags.DEFINE_integer("problems", 500, "Problems in the job.")
+    flags.DEFINE_integer("samples", 64, "Samples per problem.")
+    flags.DEFINE_integer("repeats", 3, "Interleaved timing rounds (A B per round).")
+    flags.DEFINE_integer(
+        "naive_problems",
+        25,
+        "Problems timed on the naive side (seeded subset; scaled per problem).",
+    )
+    flags.DEFINE_integer("seed", 0, "Seed of the synthetic answers and of the naive subset.")
+
+
 def main(argv: Sequence[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    run(
-        Grader.default(),
-        _PROBLEMS.value,
-        _SAMPLES.value,
-        _REPEATS.value,
-        _NAIVE_PROBLEMS.value,
-        _SEED.value,
-    )
+    f = flags.FLAGS
+    run(Grader.default(), f.problems, f.samples, f.repeats, f.naive_problems, f.seed)
 
 
 if __name__ == "__main__":
+    _define_flags()
     app.run(main)

@@ -97,24 +97,33 @@ def rerank(scores: np.ndarray, correct: np.ndarray) -> float:
 
 
 def weighted_vote(assignment: np.ndarray, cluster_correct: np.ndarray, scores: np.ndarray) -> float:
-    """Verifier-weighted voting: the cluster with the largest sum of scores (ties averaged)."""
+    """Verifier-weighted voting: the cluster with the largest sum of scores (ties averaged).
+
+    Sums equal to 1e-12 (relative) count as tied, so summation order cannot split a tie.
+    """
     correct = np.asarray(cluster_correct, dtype=bool)
     answered = assignment >= 0
     if not answered.any():
         return 0.0
     present = np.flatnonzero(_counts(assignment, len(correct)) > 0)
-    weights = np.array([math.fsum(scores[assignment == c]) for c in present])
-    best = present[weights == weights.max()]
+    sums = np.bincount(assignment[answered], weights=scores[answered], minlength=len(correct))
+    weights = sums[present]
+    top = weights.max()
+    best = present[weights >= top - 1e-12 * max(1.0, abs(top))]
     return float(correct[best].mean())
 
 
 def _cluster_best(
     assignment: np.ndarray, scores: np.ndarray, clusters: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per cluster: its best score and how many of its samples reach it."""
-    best = np.array([scores[assignment == c].max() for c in clusters])
-    ties = np.array([(scores[assignment == c] == b).sum() for c, b in zip(clusters, best)])
-    return best, ties
+    """Per cluster in `clusters`: its best score and how many of its samples reach it."""
+    answered = assignment >= 0
+    ids, vals = assignment[answered], scores[answered]
+    size = int(ids.max()) + 1
+    best = np.full(size, -np.inf)
+    np.maximum.at(best, ids, vals)
+    ties = np.bincount(ids[vals == best[ids]], minlength=size)
+    return best[clusters], ties[clusters]
 
 
 def scr_at_k(

@@ -11,6 +11,8 @@ Layout of the returned dict (all accuracies in [0, 1], means over problems with 
 
 from __future__ import annotations
 
+import sys
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -67,7 +69,10 @@ def summarize(
 
     per_problem = []
     by_n: dict[str, dict[str, Any]] = {}
+    start = time.monotonic()
     for n in ns:
+        if time.monotonic() - start > 5.0:  # progress on long inputs only
+            print(f"metrics: N={n} ({time.monotonic() - start:.0f}s)", file=sys.stderr, flush=True)
         rows = []
         for index, p in enumerate(graded):
             # Seeded per (seed, n, problem): a problem's subsets do not depend on the others.

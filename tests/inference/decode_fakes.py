@@ -133,3 +133,38 @@ def extract_boxed(text: str) -> str | None:
     """A stand-in answer extractor: the text after the last `boxed{` up to the next `}`."""
     at = text.rfind("boxed{")
     return None if at < 0 else text[at + 6 :].split("}")[0]
+
+
+def scripted_model(template: str = "so \\boxed{D}.", prompt_len: int = 3) -> ModelFns:
+    """A model that answers a prompt `<digit>?` with `template` (D = that digit), then EOS.
+
+    Prompts must all be `prompt_len` tokens including the BOS (e.g. "7?" with BOS 0), so the decode
+    step is the position minus `prompt_len`; the digit rides in the cache (slot 0 of `k`), which is
+    how a per-row fact survives `repeat_cache`.
+    """
+    vocab = ByteVocab()
+
+    def one_hot(ids):
+        return 10.0 * jax.nn.one_hot(ids, VOCAB)
+
+    def script_token(step, digit):
+        text = jnp.asarray(vocab.encode(template) + [vocab.eos_id] * 64, jnp.int32)
+        token = text[jnp.minimum(step, len(template) + 63)]
+        return jnp.where(token == vocab.encode("D")[0], digit, token)
+
+    def apply(params, tokens, positions, segment_ids=None, cache=None):
+        del params, segment_ids
+        batch, length = tokens.shape
+        if length > 1:  # prefill: remember the digit, emit the script's first token
+            digit = tokens[:, -2]
+            cache = dict(cache, k=cache["k"].at[0, :, 0, 0, 0].set(digit.astype(jnp.float32)))
+            logits = (
+                jnp.zeros((batch, length, VOCAB)).at[:, -1].set(one_hot(script_token(0, digit)))
+            )
+        else:
+            digit = cache["k"][0, :, 0, 0, 0].astype(jnp.int32)
+            step = positions[:, 0] - prompt_len + 1
+            logits = one_hot(jax.vmap(script_token)(step, digit))[:, None]
+        return logits, dict(cache, index=cache["index"] + length)
+
+    return ModelFns(apply=apply, init_cache=init_cache)

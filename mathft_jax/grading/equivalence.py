@@ -1,0 +1,329 @@
+"""`is_equiv`: are two final answers mathematically the same, under MATH's conventions?
+
+Order of checks, cheapest first: canonical strings equal; exact plain-number keys; the answer's
+structure (unions, intervals and tuples where brackets and order matter, sets and lists of roots
+where order does not, matrices, equations, `\\pm`); finally each scalar pair is parsed by the
+whitelist parser (`latex_parser`) and compared numerically at 40 digits, at several fixed points
+when it has variables (a polynomial-identity style test, deterministic). Nothing is ever passed to
+`eval` or `sympify`, and every bound the parser hits answers "not equivalent" and is counted in
+`grading_stats()`.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import mpmath
+
+from mathft_jax.grading import latex_parser
+from mathft_jax.grading.deadline import map_with_deadline
+from mathft_jax.grading.normalize import MAX_CANONICAL_CHARS, canonical_form, number_key
+
+BUDGET_S = 1.0  # cooperative per-call budget; `is_equiv_many` adds a hard 2 s process deadline
+_REL_TOL = mpmath.mpf("1e-28")
+_MAX_ITEMS = 40  # elements of a list/tuple/matrix
+_POINTS = (
+    (0.5772156649015329, 1.3247179572447460, 2.2360679774997897, 0.9189385332046727, 1.6180339887),
+    (1.7320508075688772, 0.3183098861837907, 1.4142135623730951, 2.7182818284590451, 0.6931471805),
+    (2.0943951023931957, 1.1447298858494002, 0.4342944819032518, 1.2020569031595942, 3.1415926535),
+)
+
+_STATS: Counter = Counter()
+
+
+def grading_stats() -> dict[str, int]:
+    """Counters since start (or the last reset): calls, canonical_hits, timeouts, guard_rejections,
+    parse_failures, errors (unexpected exceptions, answered False)."""
+    return dict(_STATS)
+
+
+def reset_grading_stats() -> None:
+    """Zeroes the counters of `grading_stats`."""
+    _STATS.clear()
+
+
+_MATRIX_RE = re.compile(r"^\\begin\{([pbvBV]?matrix|array)\}(?:\{[lcr|]*\})?(.*)\\end\{\1\}$")
+_WORD_RE = re.compile(r"[a-zA-Z]{3,}")
+_COMMAND_RE = re.compile(r"\\[a-zA-Z]+")
+_KNOWN_WORDS = re.compile(r"sqrt|sin|cos|tan|cot|sec|csc|arc|log|exp|pi|infty|frac|binom")
+_OPENERS, _CLOSERS = "([{", ")]}"
+
+
+def _split_top(text: str, sep: str) -> list[str]:
+    """Splits at occurrences of `sep` outside any brackets (`\\{`, `\\}` count as braces)."""
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(text):
+        ch = text[i]
+        if depth == 0 and text.startswith(sep, i):
+            parts.append(text[start:i])
+            i += len(sep)
+            start = i
+            continue
+        if ch == "\\" and text[i + 1 : i + 2] in ("{", "}"):
+            depth += 1 if text[i + 1] == "{" else -1
+            i += 2
+            continue
+        if ch in _OPENERS:
+            depth += 1
+        elif ch in _CLOSERS:
+            depth -= 1
+        i += 1
+    parts.append(text[start:])
+    return parts
+
+
+def _encloses(text: str) -> bool:
+    """Whether the bracket at `text[0]` closes exactly at `text[-1]` (any bracket kinds)."""
+    depth = 0
+    for i, ch in enumerate(text):
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+            if depth == 0:
+                return i == len(text) - 1
+    return False
+
+
+def structure(text: str) -> tuple:
+    """The outer structure of a canonical answer: ("union", parts) ("matrix", rows)
+    ("set", items) ("tuple", open, close, items) ("list", items) ("eq", lhs, rhs) ("expr", text)."""
+    parts = _split_top(text, "\\cup")
+    if len(parts) > 1:
+        return ("union", parts)
+    match = _MATRIX_RE.match(text)
+    if match:
+        rows = [row for row in match.group(2).split("\\\\") if row]
+        return ("matrix", [row.split("&") for row in rows])
+    if text.startswith("\\{") and text.endswith("\\}"):
+        return ("set", _split_top(text[2:-2], ","))
+    if len(text) >= 2 and text[0] in "([" and text[-1] in ")]" and _encloses(text):
+        items = _split_top(text[1:-1], ",")
+        if len(items) > 1:
+            return ("tuple", text[0], text[-1], items)
+    items = _split_top(text, ",")
+    if len(items) > 1:
+        return ("list", items)
+    for sign in ("\\pm", "\\mp"):
+        if sign in text:
+            plus, minus = ("+", "-") if sign == "\\pm" else ("-", "+")
+            a, b = text.replace(sign, plus, 1), text.replace(sign, minus, 1)
+            return ("list", [a[1:] if a.startswith("+") else a, b])
+    sides = _split_top(text, "=")
+    if len(sides) == 2:
+        return ("eq", sides[0], sides[1])
+    return ("expr", text)
+
+
+def _as_items(struct: tuple) -> list[str] | None:
+    """Items of an unordered collection (a list, a set, or a single scalar)."""
+    if struct[0] in ("list", "set"):
+        return struct[1]
+    if struct[0] in ("expr", "eq"):
+        return None
+    return None
+
+
+def _match_unordered(a: list[str], b: list[str], deadline: float) -> bool:
+    if len(a) != len(b) or len(a) > _MAX_ITEMS:
+        return False
+    unused = list(b)
+    for item in a:
+        for j, other in enumerate(unused):
+            if _equal(item, other, deadline):
+                del unused[j]
+                break
+        else:
+            return False
+    return True
+
+
+def _match_ordered(a: Sequence[str], b: Sequence[str], deadline: float) -> bool:
+    if len(a) != len(b) or len(a) > _MAX_ITEMS:
+        return False
+    return all(_equal(x, y, deadline) for x, y in zip(a, b))
+
+
+def _equal(a: str, b: str, deadline: float) -> bool:
+    """Structural comparison of two canonical answers (see module docstring)."""
+    a, b = canonical_form(a), canonical_form(b)
+    if a == b:
+        return True
+    if not a or not b:
+        return False
+    sa, sb = structure(a), structure(b)
+    if sa[0] == "union" or sb[0] == "union":
+        return sa[0] == sb[0] and _match_unordered(sa[1], sb[1], deadline)
+    if sa[0] == "tuple" and sb[0] == "tuple":
+        return sa[1:3] == sb[1:3] and _match_ordered(sa[3], sb[3], deadline)
+    if sa[0] == "matrix" or sb[0] == "matrix":
+        return _matrix_equal(sa, sb, deadline)
+    if sa[0] in ("list", "set") or sb[0] in ("list", "set"):
+        if "tuple" in (sa[0], sb[0]):
+            return False
+        items_a = sa[1] if sa[0] in ("list", "set") else [a]
+        items_b = sb[1] if sb[0] in ("list", "set") else [b]
+        return _match_unordered(items_a, items_b, deadline)
+    if sa[0] == "tuple" or sb[0] == "tuple":
+        return False
+    if sa[0] == "eq" and sb[0] == "eq":
+        return _equations_equal(sa, sb, deadline)
+    if sa[0] == "eq" or sb[0] == "eq":
+        eq, other = (sa, b) if sa[0] == "eq" else (sb, a)
+        return _is_variable(eq[1]) and _scalar_equal(eq[2], other, deadline)
+    return _scalar_equal(a, b, deadline)
+
+
+def _matrix_equal(sa: tuple, sb: tuple, deadline: float) -> bool:
+    def cells(struct: tuple) -> list[list[str]] | None:
+        if struct[0] == "matrix":
+            return struct[1]
+        if struct[0] == "tuple" and struct[1] == "(" and struct[2] == ")":
+            return [[item] for item in struct[3]]  # a column vector written as a tuple
+        return None
+
+    ma, mb = cells(sa), cells(sb)
+    if ma is None or mb is None or len(ma) != len(mb):
+        return False
+    return all(_match_ordered(ra, rb, deadline) for ra, rb in zip(ma, mb))
+
+
+def _is_variable(text: str) -> bool:
+    return re.fullmatch(r"[a-zA-Z](?:_\{?\w+\}?)?(?:\([a-z]\))?|\\[a-z]+", text) is not None
+
+
+def _is_text(text: str) -> bool:
+    """Whether an answer is words (a name, a day, `odd`) rather than mathematics."""
+    stripped = _KNOWN_WORDS.sub("", _COMMAND_RE.sub("", text))
+    return _WORD_RE.search(stripped) is not None
+
+
+def _close(u: Any, v: Any) -> bool:
+    if not (mpmath.isfinite(u) and mpmath.isfinite(v)):
+        return u == v
+    return abs(u - v) <= _REL_TOL * max(1, abs(u), abs(v))
+
+
+def _values(tree: tuple, symbols: list[str], deadline: float) -> list[Any]:
+    out = []
+    for point in _POINTS:
+        env = {
+            name: mpmath.mpf(point[i % len(point)]) + i // len(point)
+            for i, name in enumerate(symbols)
+        }
+        try:
+            out.append(latex_parser.evaluate(tree, env, deadline))
+        except latex_parser.DeadlineExceeded:
+            raise
+        except latex_parser.GuardError:
+            out.append(None)
+        if not symbols:
+            break
+    return out
+
+
+def _trees(a: str, b: str) -> tuple[tuple, tuple]:
+    return latex_parser.parse(a), latex_parser.parse(b)
+
+
+def _scalar_equal(a: str, b: str, deadline: float) -> bool:
+    if a == b:
+        return True
+    ka, kb = number_key(a), number_key(b)
+    if ka is not None and kb is not None:
+        return ka == kb
+    if _is_text(a) or _is_text(b):
+        return (
+            _is_text(a)
+            and _is_text(b)
+            and re.sub(r"\W", "", a.lower()) == re.sub(r"\W", "", b.lower())
+        )
+    ta, tb = _trees(a, b)
+    symbols = sorted(latex_parser.free_symbols(ta) | latex_parser.free_symbols(tb))
+    if len(symbols) > 8:
+        raise latex_parser.GuardError("too many variables")
+    va, vb = _values(ta, symbols, deadline), _values(tb, symbols, deadline)
+    compared = 0
+    for u, v in zip(va, vb):
+        if u is None and v is None:
+            continue
+        if u is None or v is None or not _close(u, v):
+            return False
+        compared += 1
+    return compared > 0
+
+
+def _equations_equal(sa: tuple, sb: tuple, deadline: float) -> bool:
+    _, la, ra = sa
+    _, lb, rb = sb
+    if _scalar_equal(la, lb, deadline) and _scalar_equal(ra, rb, deadline):
+        return True
+    if _scalar_equal(la, rb, deadline) and _scalar_equal(ra, lb, deadline):
+        return True
+    # Same solution set: (la - ra) is a constant non-zero multiple of (lb - rb).
+    da = latex_parser.parse(f"({la})-({ra})")
+    db = latex_parser.parse(f"({lb})-({rb})")
+    symbols = sorted(latex_parser.free_symbols(da) | latex_parser.free_symbols(db))
+    if not symbols or len(symbols) > 8:
+        return False
+    ratios = []
+    for u, v in zip(_values(da, symbols, deadline), _values(db, symbols, deadline)):
+        if u is None or v is None or v == 0 or u == 0:
+            return False
+        ratios.append(u / v)
+    return len(ratios) > 1 and all(_close(r, ratios[0]) for r in ratios)
+
+
+def is_equiv(ground_truth: str, candidate: str) -> bool:
+    """Whether `candidate` states the same answer as `ground_truth` (MATH conventions).
+
+    Bounded time on any input; a bound hit (size, depth, time) answers False and is counted in
+    `grading_stats()`. Example: `is_equiv("\\frac{1}{2}", "0.5")` and `is_equiv("(1,2)", "(1, 2)")`
+    hold; `is_equiv("(1,2)", "(2,1)")` and `is_equiv("[1,2)", "(1,2)")` do not.
+    """
+    _STATS["calls"] += 1
+    if not isinstance(ground_truth, str) or not isinstance(candidate, str):
+        return False
+    a, b = canonical_form(ground_truth), canonical_form(candidate)
+    if a == b and a:
+        _STATS["canonical_hits"] += 1
+        return True
+    if not a or not b or len(a) > MAX_CANONICAL_CHARS or len(b) > MAX_CANONICAL_CHARS:
+        return False
+    deadline = time.perf_counter() + BUDGET_S
+    try:
+        return _equal(a, b, deadline)
+    except latex_parser.DeadlineExceeded:
+        _STATS["timeouts"] += 1
+    except latex_parser.GuardError:
+        _STATS["guard_rejections"] += 1
+    except latex_parser.ParseError:
+        _STATS["parse_failures"] += 1
+    except (RecursionError, MemoryError, ArithmeticError, ValueError, TypeError):
+        _STATS["errors"] += 1
+    return False
+
+
+def _is_equiv_pair(ground_truth: str, candidate: str) -> bool:
+    return is_equiv(ground_truth, candidate)
+
+
+def is_equiv_many(
+    pairs: Sequence[tuple[str, str]], workers: int = 2, timeout: float = 2.0
+) -> list[bool]:
+    """`is_equiv` over many pairs in worker processes, each pair under a hard `timeout` (seconds).
+
+    A pair that overruns (which the guards should make impossible) answers False and counts as a
+    timeout in `grading_stats()`.
+    """
+    results, outcomes = map_with_deadline(
+        _is_equiv_pair, [tuple(p) for p in pairs], timeout=timeout, workers=workers, default=False
+    )
+    _STATS["calls"] += len(pairs)
+    _STATS["timeouts"] += outcomes.count("timeout")
+    _STATS["errors"] += outcomes.count("error")
+    return [bool(r) for r in results]

@@ -1,0 +1,156 @@
+"""Cheap, deterministic string canonicalisation of final answers (MATH conventions).
+
+`canonical_form` strips presentation (`$`, `\\left`, spacing, `\\dfrac`, `\\text{}` wrappers, units,
+degrees, percent and dollar signs, thousands separators, `x =` prefixes, unicode forms) and writes
+plain numbers as one reduced fraction key (`0.5`, `\\frac12`, `1/2` -> `1/2`). Equal canonical forms
+imply `is_equiv`, so evaluation clusters on it before any symbolic comparison. Every step is a linear
+regex or a bounded scan; inputs longer than `MAX_CANONICAL_CHARS` are only stripped.
+"""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+
+MAX_CANONICAL_CHARS = 2000  # longer answers are compared as stripped strings only
+_MAX_NUMBER_DIGITS = 60  # numbers with more digits keep their text form
+
+_UNICODE = {
+    "\u2212": "-",  # minus sign
+    "\u2013": "-",
+    "\u2014": "-",
+    "\u00d7": "\\times ",
+    "\u22c5": "\\cdot ",
+    "\u00b7": "\\cdot ",
+    "\u00f7": "\\div ",
+    "\u03c0": "\\pi ",
+    "\u221e": "\\infty ",
+    "\u00b0": "^\\circ",
+    "\u2264": "\\le ",
+    "\u2265": "\\ge ",
+    "\u00b1": "\\pm ",
+    "\u222a": "\\cup ",
+    "\u2229": "\\cap ",
+    "\u00bd": "(1/2)",
+    "\u2153": "(1/3)",
+    "\u2154": "(2/3)",
+    "\u00bc": "(1/4)",
+    "\u00be": "(3/4)",
+    "\u00b2": "^2",
+    "\u00b3": "^3",
+    "\u00b9": "^1",
+    "\u2070": "^0",
+    "\u00a0": " ",
+    "\u2009": " ",
+    "\u200b": "",
+    "\u221a": "\\sqrt",
+    "\u221b": "\\sqrt[3]",
+}
+_UNICODE_RE = re.compile("|".join(re.escape(k) for k in _UNICODE))
+
+_UNIT_WORDS = (
+    "square units|square feet|square inches|square meters|square centimeters|square cm|sq units|"
+    "cubic units|cubic feet|cubic inches|cubic meters|cubic centimeters|units|unit|cm|mm|km|m|"
+    "meters|meter|centimeters|inches|inch|feet|foot|ft|yards|yard|miles|mile|mph|hours|hour|"
+    "minutes|minute|seconds|second|days|day|weeks|week|years|year|degrees|degree|dollars|dollar|"
+    "cents|cent|pounds|pound|ounces|ounce|gallons|gallon|liters|liter|grams|gram|kg|sq|mi|hrs|hr|"
+    "min|sec|s|in|people|students|ways|points|marbles|cookies|coins|rooms|handshakes|games|"
+    "positive integers|integers|numbers|digits|terms|times|values|solutions|outfits|pairs"
+)
+# `\text{ cm}^2`, `\mbox{inches}` after something: a unit, dropped.
+_TEXT_UNIT_RE = re.compile(
+    r"(?<=[\w})\]])\s*\\(?:text|mbox|textrm|mathrm)\{\s*(?:"
+    + _UNIT_WORDS
+    + r")\s*\}(?:\^\{?[23]\}?)?"
+)
+_TEXT_WRAP_RE = re.compile(
+    r"\\(?:text|textbf|textit|textrm|mbox|mathrm|mathbf|mathit|operatorname)\s*\{([^{}]*)\}"
+)
+_BARE_UNIT_RE = re.compile(r"(?<=[\d})])\s+(?:" + _UNIT_WORDS + r")(?:\^\{?[23]\}?)?\s*$")
+_DEGREE_RE = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\circ|\\degree|\^\s*\{\s*o\s*\}")
+_SPACING_RE = re.compile(r"\\[,;:! ]|\\quad|\\qquad|~|\\displaystyle|\\left|\\right|\\big|\\Big")
+_FRAC_ALIAS_RE = re.compile(r"\\[dt]frac")
+_SHORT_FRAC_RE = re.compile(r"\\frac\s*(\d)\s*(\d)")
+_SHORT_FRAC_BRACE_RE = re.compile(r"\\frac\s*\{([^{}]*)\}\s*(\d)")
+_SHORT_FRAC_FIRST_RE = re.compile(r"\\frac\s*(\d)\s*\{")
+_SHORT_SQRT_RE = re.compile(r"\\sqrt\s*(\d+|[a-zA-Z])")
+_THOUSANDS_RE = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
+_VAR_PREFIX_RE = re.compile(r"^[a-zA-Z](?:_\{?\w+\}?)?(?:\([a-z]\))?=(?!=)")
+_COMMAND_RE = re.compile(r"\\[a-zA-Z]+")
+_PLAIN_NUMBER_RE = re.compile(r"^(-?)(\d*\.?\d+)(?:e([-+]?\d{1,4}))?$", re.IGNORECASE)
+_PLAIN_FRACTION_RE = re.compile(r"^(-?)(?:\\frac\{(-?\d+)\}\{(-?\d+)\}|\(?(-?\d+)/(-?\d+)\)?)$")
+
+
+def _replace_unicode(text: str) -> str:
+    text = _UNICODE_RE.sub(lambda m: _UNICODE[m.group(0)], text)
+    # `√2` became `\sqrt2`, `√(x+1)` became `\sqrt(x+1)`: brace a parenthesised radicand.
+    return re.sub(r"\\sqrt\(([^()]*)\)", r"\\sqrt{\1}", text)
+
+
+def _strip_text(text: str) -> str:
+    text = _TEXT_UNIT_RE.sub("", text)
+    for _ in range(3):  # nested wrappers such as \textbf{\text{..}}; bounded
+        new = _TEXT_WRAP_RE.sub(r"\1", text)
+        if new == text:
+            break
+        text = new
+    return text
+
+
+def number_key(text: str) -> str | None:
+    """A plain number (`0.5`, `-3`, `\\frac{1}{2}`, `1/2`, `2e3`) as a reduced `p/q` or `p`; else None."""
+    if len(text) > _MAX_NUMBER_DIGITS:
+        return None
+    match = _PLAIN_NUMBER_RE.match(text)
+    if match:
+        sign, digits, exp = match.groups()
+        value = Fraction(digits) * (Fraction(10) ** int(exp or 0))
+        value = -value if sign else value
+    else:
+        match = _PLAIN_FRACTION_RE.match(text)
+        if not match:
+            return None
+        sign = match.group(1)
+        num, den = (match.group(2), match.group(3)) if match.group(2) else match.groups()[3:5]
+        if int(den) == 0:
+            return None
+        value = Fraction(int(num), int(den))
+        value = -value if sign else value
+    return str(value)
+
+
+def canonical_form(answer: str) -> str:
+    """Cheap normal form of an answer; equal canonical forms imply `is_equiv` (see module doc)."""
+    if not isinstance(answer, str):
+        return ""
+    text = answer.strip()
+    if len(text) > MAX_CANONICAL_CHARS:
+        return text
+    text = _replace_unicode(text)
+    text = text.replace("\\$", "").replace("$", "")
+    text = text.replace("\\%", "").replace("%", "")
+    text = _SPACING_RE.sub(" ", text)
+    text = _FRAC_ALIAS_RE.sub(r"\\frac", text)
+    text = _DEGREE_RE.sub("", text)
+    text = _strip_text(text)
+    text = _BARE_UNIT_RE.sub("", text.strip())
+    text = text.replace("{,}", ",").replace("\\dots", "\\ldots").replace("\\cdots", "\\ldots")
+    text = text.strip().rstrip(".").strip()
+    text = re.sub(r"\s+", "", text)
+    text = _SHORT_FRAC_RE.sub(r"\\frac{\1}{\2}", text)
+    text = _SHORT_FRAC_BRACE_RE.sub(r"\\frac{\1}{\2}", text)
+    text = _SHORT_FRAC_FIRST_RE.sub(r"\\frac{\1}{", text)
+    text = _SHORT_SQRT_RE.sub(r"\\sqrt{\1}", text)
+    if text.count("=") == 1:
+        match = _VAR_PREFIX_RE.match(text)
+        # `x=5` -> `5`, but an equation such as `y=2x+3` stays one (its right side has variables).
+        if match and not re.search(r"[a-zA-Z]", _COMMAND_RE.sub("", text[match.end() :])):
+            text = text[match.end() :]
+    if _THOUSANDS_RE.match(text):
+        text = text.replace(",", "")
+    if text.startswith("+"):
+        text = text[1:]
+    if text.startswith("{") and text.endswith("}") and text.count("{") == 1:
+        text = text[1:-1]
+    key = number_key(text)
+    return key if key is not None else text

@@ -60,8 +60,12 @@ def markdown_table(result: dict[str, Any], title: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_vs_n(result: dict[str, Any], path: str | os.PathLike[str]) -> None:
-    """PNG of Pass@N, Maj1@N, MajK@N, re-rank-all and SCR-K against N (log2 x-axis)."""
+def plot_vs_n(result: dict[str, Any], path: str | os.PathLike[str], title: str = "") -> None:
+    """PNG of Pass@N, Maj1@N, MajK@N, re-rank-all and SCR-K against N (log2 x-axis).
+
+    Line style marks the family (dotted: Pass@N, dashed: majority, solid: verifier), since
+    SCR-1 equals Maj1@N by construction and would otherwise hide it.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -75,7 +79,10 @@ def plot_vs_n(result: dict[str, Any], path: str | os.PathLike[str]) -> None:
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for key, label in keys:
         means = [result["by_n"][str(n)][key]["mean"] for n in ns]
-        ax.plot(ns, means, marker="o", label=label)
+        style = ":" if key == "pass@n" else "--" if key.startswith("maj") else "-"
+        marker = "s" if key.startswith("maj") else "o"
+        zorder = 3 if key.startswith("maj") else 2  # dashed over solid: both stay visible
+        ax.plot(ns, means, linestyle=style, marker=marker, markersize=4, label=label, zorder=zorder)
     if len(ns) > 1:
         ax.set_xscale("log", base=2)
     ax.set_xticks(ns, [str(n) for n in ns])
@@ -84,7 +91,7 @@ def plot_vs_n(result: dict[str, Any], path: str | os.PathLike[str]) -> None:
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    ax.set_title(f"{result['num_problems']} problems")
+    ax.set_title(f"{title + ': ' if title else ''}{result['num_problems']} problems", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -98,4 +105,4 @@ def write_report(
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
     (out / "metrics.md").write_text(markdown_table(result, title), encoding="utf-8")
-    plot_vs_n(result, out / "metrics_vs_n.png")
+    plot_vs_n(result, out / "metrics_vs_n.png", title)

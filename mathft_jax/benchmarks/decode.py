@@ -1,0 +1,197 @@
+"""Decode throughput: mathft_jax's jitted KV-cache sampler vs Hugging Face `generate` on this CPU.
+
+    python -m mathft_jax.benchmarks.decode [--sizes tiny,100m] [--repeats 3]
+
+Both sides run the same architecture (`ModelConfig` -> `LlamaForCausalLM` via `to_hf_config`, random
+weights), the same prompt and the same work: N = 64 samples of one problem, temperature 0.6, top-p
+0.95, no top-k, a fixed number of new tokens (EOS ignored), KV cache on. mathft_jax prefills the prompt
+once and shares its cache; HF's `num_return_sequences` prefills each copy, which is its normal path.
+The sides are interleaved (A B A B ...) and medians reported, each beside the CPU seconds other
+processes used during the measured windows (from /proc/stat), since the machine is shared.
+Prints figures; it is not a test.
+"""
+
+import argparse
+import dataclasses
+import os
+import statistics
+import time
+from collections.abc import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from mathft_jax.inference import decoding
+from mathft_jax.inference.sampling import SamplingConfig
+
+NUM_SAMPLES = 64
+SAMPLING = SamplingConfig(temperature=0.6, top_p=0.95, top_k=None)
+
+
+@dataclasses.dataclass(frozen=True)
+class Workload:
+    name: str
+    config_fields: dict
+    prompt_len: int
+    new_tokens: int
+
+
+WORKLOADS = {
+    # ModelConfig's defaults are the tiny test model.
+    "tiny": Workload("tiny", {}, prompt_len=64, new_tokens=64),
+    # About 110M parameters (GPT-2-small-sized Llama, tied embeddings, 32k vocabulary).
+    "100m": Workload(
+        "100m",
+        dict(
+            vocab_size=32000,
+            embed_dim=768,
+            num_layers=12,
+            num_heads=12,
+            num_kv_heads=12,
+            head_dim=64,
+            mlp_dim=2048,
+            tie_embeddings=True,
+        ),
+        prompt_len=64,
+        new_tokens=16,
+    ),
+}
+
+
+def _busy_ticks() -> int | None:
+    """Busy CPU ticks of the whole machine (all fields but idle and iowait), None off Linux."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except OSError:
+        return None
+    return sum(fields) - fields[3] - fields[4]
+
+
+def timed(fn: Callable[[], object]) -> tuple[float, float | None]:
+    """(wall seconds, CPU seconds other processes used meanwhile) of one call."""
+    tick = os.sysconf("SC_CLK_TCK")
+    busy0, own0, t0 = _busy_ticks(), os.times(), time.perf_counter()
+    fn()
+    wall, busy1, own1 = time.perf_counter() - t0, _busy_ticks(), os.times()
+    if busy0 is None or busy1 is None:
+        return wall, None
+    own = sum(own1[i] - own0[i] for i in range(4))
+    return wall, max(0.0, (busy1 - busy0) / tick - own)
+
+
+def jax_side(config, params, prompt: np.ndarray, new_tokens: int) -> Callable[[], object]:
+    """A call that samples N continuations of `prompt` with mathft_jax (compiled on first call)."""
+    model = decoding.decoder_fns(config)
+    tokens = jnp.asarray(prompt[None])
+    segs = jnp.ones_like(tokens)
+    seed = [0]
+
+    def run():
+        seed[0] += 1  # fresh samples each call, as a real run would draw
+        keys = decoding.problem_keys(seed[0], jnp.arange(1))
+        out, _ = decoding.decode(
+            params,
+            tokens,
+            segs,
+            keys,
+            model=model,
+            num_samples=NUM_SAMPLES,
+            max_decode_len=new_tokens,
+            sampling=SAMPLING,
+            eos_id=-1,
+            ignore_eos=True,
+        )
+        return out.block_until_ready()
+
+    return run
+
+
+def hf_side(config, prompt: np.ndarray, new_tokens: int) -> Callable[[], object]:
+    """The same work with transformers' `generate` (PyTorch CPU, KV cache on, random weights)."""
+    import torch  # noqa: PLC0415  (benchmark-only dependency)
+    from transformers import LlamaConfig, LlamaForCausalLM  # noqa: PLC0415
+
+    torch.manual_seed(0)
+    hf_config = LlamaConfig(
+        **{k: v for k, v in config.to_hf_config().items() if k != "architectures"}
+    )
+    model = LlamaForCausalLM(hf_config).eval()
+    input_ids = torch.as_tensor(prompt[None], dtype=torch.long)
+
+    def run():
+        with torch.inference_mode():
+            return model.generate(
+                input_ids,
+                attention_mask=torch.ones_like(input_ids),
+                do_sample=True,
+                temperature=SAMPLING.temperature,
+                top_p=SAMPLING.top_p,
+                top_k=0,
+                num_return_sequences=NUM_SAMPLES,
+                max_new_tokens=new_tokens,
+                min_new_tokens=new_tokens,
+                use_cache=True,
+                pad_token_id=0,
+                eos_token_id=None,
+            )
+
+    return run
+
+
+def bench(workload: Workload, repeats: int) -> float:
+    """Times both sides interleaved; prints and returns the tokens/s ratio (mathft_jax / HF)."""
+    from mathft_jax.models.config import ModelConfig  # noqa: PLC0415
+    from mathft_jax.models.decoder import Decoder  # noqa: PLC0415
+
+    config = ModelConfig(**workload.config_fields)
+    prompt = np.random.default_rng(0).integers(3, config.vocab_size, workload.prompt_len)
+    tokens = jnp.asarray(prompt[None], jnp.int32)
+    params = Decoder(config).init(jax.random.PRNGKey(0), tokens, jnp.arange(len(prompt))[None])
+    sides = {
+        "mathft_jax": jax_side(config, params["params"], prompt, workload.new_tokens),
+        "hf_generate": hf_side(config, prompt, workload.new_tokens),
+    }
+    for run in sides.values():
+        run()  # warm up: compile (JAX), allocate (torch)
+    walls: dict[str, list[float]] = {k: [] for k in sides}
+    others: dict[str, list[float]] = {k: [] for k in sides}
+    for _ in range(repeats):
+        for name, run in sides.items():
+            wall, other = timed(run)
+            walls[name].append(wall)
+            others[name].append(other if other is not None else float("nan"))
+    generated = NUM_SAMPLES * workload.new_tokens
+    rates = {}
+    print(
+        f"\n[{workload.name}] {config.num_params() / 1e6:.1f}M params, prompt {workload.prompt_len}, "
+        f"N={NUM_SAMPLES} x {workload.new_tokens} new tokens, T={SAMPLING.temperature}, "
+        f"top-p={SAMPLING.top_p}, {repeats} interleaved repeats, medians:"
+    )
+    for name in sides:
+        wall = statistics.median(walls[name])
+        rates[name] = generated / wall
+        print(
+            f"  {name:12s} {rates[name]:10.1f} tokens/s  ({wall:.3f} s/call; other processes' "
+            f"CPU meanwhile {statistics.median(others[name]):.2f} s)"
+        )
+    ratio = rates["mathft_jax"] / rates["hf_generate"]
+    print(f"  ratio mathft_jax / hf_generate = {ratio:.2f}x (goal >= 3)")
+    return ratio
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="tiny,100m", help="comma list of " + ",".join(WORKLOADS))
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    print(f"devices: {jax.devices()}, CPU cores: {os.cpu_count()}")
+    for size in args.sizes.split(","):
+        if size not in WORKLOADS:
+            raise SystemExit(f"--sizes: unknown size {size!r}; expected {sorted(WORKLOADS)}")
+        bench(WORKLOADS[size], args.repeats)
+
+
+if __name__ == "__main__":
+    main()

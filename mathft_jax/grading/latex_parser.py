@@ -209,6 +209,15 @@ class _Parser:
         self.take(_OPEN_CLOSE[opener])
         return inner
 
+    def group_text(self) -> str:
+        """The raw tokens of a `{...}` subscript, joined (subscripts are names, not values)."""
+        self.take("{")
+        parts = []
+        while self.peek() not in ("}", None):
+            parts.append(self.take())
+        self.take("}")
+        return "".join(parts)
+
     def braced_or_token(self) -> Node:
         """A command argument: `{...}` or a single token (`\\frac12`, `\\sqrt2`)."""
         if self.peek() == "{":
@@ -221,19 +230,17 @@ class _Parser:
             raise ParseError("unexpected end of answer")
         if tok[0].isdigit() or tok[0] == ".":
             self.take()
+            if self.peek() == "_":  # a numeral in another base, `141_{13}`: an opaque name
+                self.take()
+                sub = self.group_text() if self.peek() == "{" else self.take()
+                return self.node("sym", f"{tok}_{sub}")
             return self.node("num", mpmath.mpf(tok))
         if tok.isalpha():
             self.take()
             name = tok
             if self.peek() == "_":
                 self.take()
-                sub = self.take()
-                if sub == "{":
-                    parts = []
-                    while self.peek() not in ("}", None):
-                        parts.append(self.take())
-                    self.take("}")
-                    sub = "".join(parts)
+                sub = self.group_text() if self.peek() == "{" else self.take()
                 name = f"{tok}_{sub}"
             return self.node("sym", name)
         if tok in ("(", "[", "{", "\\{", "\\lfloor", "\\lceil"):

@@ -68,7 +68,9 @@ _TEXT_WRAP_RE = re.compile(
 )
 _BARE_UNIT_RE = re.compile(r"(?<=[\d})])\s+(?:" + _UNIT_WORDS + r")(?:\^\{?[23]\}?)?\s*$")
 _DEGREE_RE = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\circ|\\degree|\^\s*\{\s*o\s*\}")
-_SPACING_RE = re.compile(r"\\[,;:! ]|\\quad|\\qquad|~|\\displaystyle|\\left|\\right|\\big|\\Big")
+_SPACING_RE = re.compile(
+    r"(?<!\\)\\[,;:! ]|\\quad|\\qquad|~|\\displaystyle|\\left|\\right|\\big|\\Big"
+)
 _FRAC_ALIAS_RE = re.compile(r"\\[dt]frac")
 _SHORT_FRAC_RE = re.compile(r"\\frac\s*(\d)\s*(\d)")
 _SHORT_FRAC_BRACE_RE = re.compile(r"\\frac\s*\{([^{}]*)\}\s*(\d)")
@@ -77,6 +79,8 @@ _SHORT_SQRT_RE = re.compile(r"\\sqrt\s*(\d+|[a-zA-Z])")
 _THOUSANDS_RE = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _VAR_PREFIX_RE = re.compile(r"^[a-zA-Z](?:_\{?\w+\}?)?(?:\([a-z]\))?=(?!=)")
 _COMMAND_RE = re.compile(r"\\[a-zA-Z]+")
+_COMMAND_SPACE_RE = re.compile(r"(\\[a-zA-Z]+)\s+(?=[a-zA-Z])")
+_SET_MEMBER_RE = re.compile(r"^[a-zA-Z]\\in(?![a-zA-Z])")
 _PLAIN_NUMBER_RE = re.compile(r"^(-?)(\d*\.?\d+)(?:e([-+]?\d{1,4}))?$", re.IGNORECASE)
 _PLAIN_FRACTION_RE = re.compile(r"^(-?)(?:\\frac\{(-?\d+)\}\{(-?\d+)\}|\(?(-?\d+)/(-?\d+)\)?)$")
 
@@ -136,7 +140,10 @@ def canonical_form(answer: str) -> str:
     text = _BARE_UNIT_RE.sub("", text.strip())
     text = text.replace("{,}", ",").replace("\\dots", "\\ldots").replace("\\cdots", "\\ldots")
     text = text.strip().rstrip(".").strip()
-    text = re.sub(r"\s+", "", text)
+    # Spaces go, except one that keeps a command apart from a following letter (`\sec x`).
+    text = _COMMAND_SPACE_RE.sub("\\1\x00", text)
+    text = re.sub(r"\s+", "", text).replace("\x00", " ")
+    text = _SET_MEMBER_RE.sub("", text)
     text = _SHORT_FRAC_RE.sub(r"\\frac{\1}{\2}", text)
     text = _SHORT_FRAC_BRACE_RE.sub(r"\\frac{\1}{\2}", text)
     text = _SHORT_FRAC_FIRST_RE.sub(r"\\frac{\1}{", text)

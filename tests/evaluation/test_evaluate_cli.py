@@ -8,7 +8,7 @@ from eval_fakes import CountingGrader
 
 from mathft_jax import evaluate
 from mathft_jax.evaluation import grade, summary
-from mathft_jax.evaluation.candidates import Candidates, write_candidates
+from mathft_jax.evaluation.candidates import Candidates, read_candidates, write_candidates
 
 
 def _rows(with_greedy: bool):
@@ -90,7 +90,6 @@ def _real_grading():
         pytest.skip("mathft_jax.grading does not provide the grading API yet")
 
 
-@pytest.mark.slow
 def test_cli_on_real_pool(pools_dir, tmp_path):
     _real_grading()
     path = pools_dir / "soren_qwen2.5-1.5b-instruct_math500sub20_n16.jsonl"
@@ -106,3 +105,28 @@ def test_cli_on_real_pool(pools_dir, tmp_path):
     assert full["pass@n"]["mean"] >= 0.8
     assert 0.6 <= full["maj1"]["mean"] <= 0.85
     assert full["cost_scr1"]["mean"] < full["cost_rerank_all"]["mean"] == 16
+    # PRM best-of-N and PRM-weighted voting match the README's reference figures.
+    assert full["rerank_all"]["mean"] == pytest.approx(0.65)
+    assert full["weighted_vote"]["mean"] == pytest.approx(0.70)
+    assert result["pass1"]["kind"] == "mean_sample_accuracy"
+
+
+def test_real_pool_clustering_cases(pools_dir):
+    """The pools README's cases that exact match splits: 14/3 vs \\frac{14}{3}, East vs east."""
+    _real_grading()
+    bayes = pools_dir / "bayesprm_llama3.2-1b-instruct_math500first3_n256.jsonl"
+    soren = pools_dir / "soren_qwen2.5-1.5b-instruct_math500sub20_n16.jsonl"
+    if not (bayes.exists() and soren.exists()):
+        pytest.skip("bayesprm or soren pool absent")
+    row = next(r for r in read_candidates(bayes) if r.answer == "\\frac{14}{3}")
+    graded = grade.grade_problem(row)  # recorded answers are all null: extracted from the texts
+    by_answer = {a: graded.assignment[i] for i, a in enumerate(graded.answers) if a is not None}
+    assert by_answer["14/3"] == by_answer["\\frac{14}{3}"]
+    assert graded.cluster_correct[by_answer["14/3"]]
+    assert graded.assignment.count(by_answer["14/3"]) == 182  # 171 + 11 (README)
+    row = next(r for r in read_candidates(soren) if r.answer == "\\text{east}")
+    graded = grade.grade_problem(row)
+    by_answer = {a: graded.assignment[i] for i, a in enumerate(graded.answers) if a is not None}
+    assert by_answer["\\text{East}"] == by_answer["\\text{east}"] == by_answer["east"]
+    assert graded.cluster_correct[by_answer["east"]]
+    assert by_answer["west"] != by_answer["east"]

@@ -1,0 +1,97 @@
+"""Verifier training data from graded samples: classification examples, balanced (correct,
+incorrect) pairs for the margin loss (Eq. 8-9, 12-13), and generator-form contrastive pairs
+(Eq. 10-11). Works on any source of graded samples: candidate pools, PRM800K, the synthetic task.
+
+No TensorFlow or JAX import. Text in, text out; the pipeline tokenizes.
+"""
+
+import dataclasses
+import random
+
+from mathft_jax.data import prompts
+
+
+@dataclasses.dataclass(frozen=True)
+class GradedProblem:
+    """One problem with its distinct sampled solutions, split by correctness."""
+
+    unique_id: str
+    problem: str
+    correct: tuple[str, ...]
+    incorrect: tuple[str, ...]
+
+
+def _pick(items: tuple[str, ...], cap: int | None, rng: random.Random) -> list[str]:
+    items = list(items)
+    rng.shuffle(items)
+    return items if cap is None else items[:cap]
+
+
+def xent_examples(
+    graded: list[GradedProblem],
+    words: tuple[str, str] = (prompts.DEFAULT_CORRECT_WORD, prompts.DEFAULT_INCORRECT_WORD),
+    max_per_problem: int | None = 8,
+    seed: int = 0,
+) -> list[dict[str, str]]:
+    """Verifier classification examples; at most `max_per_problem` of each label per problem."""
+    out = []
+    for g in graded:
+        rng = random.Random(f"xent-{seed}-{g.unique_id}")
+        for label, texts in ((words[0], g.correct), (words[1], g.incorrect)):
+            for text in _pick(texts, max_per_problem, rng):
+                out.append({"inputs": prompts.verifier_prompt(g.problem, text), "targets": label})
+    return out
+
+
+def _pairs(g: GradedProblem, cap: int | None, seed: int) -> list[tuple[str, str]]:
+    """Balanced pairs: every sampled solution of the scarcer label is used once where possible."""
+    if not g.correct or not g.incorrect:
+        return []
+    rng = random.Random(f"pairs-{seed}-{g.unique_id}")
+    pos, neg = _pick(g.correct, None, rng), _pick(g.incorrect, None, rng)
+    count = max(len(pos), len(neg))
+    if cap is not None:
+        count = min(count, cap)
+    return [(pos[i % len(pos)], neg[i % len(neg)]) for i in range(count)]
+
+
+def verifier_pair_examples(
+    graded: list[GradedProblem], max_pairs_per_problem: int | None = 4, seed: int = 0
+) -> list[dict[str, str]]:
+    """Verifier-form (correct, incorrect) pairs of one problem, plus `gen_*` (SSFT prompt -> the
+    correct solution) for the joint loss. Both targets are the correct word: the margin loss
+    compares the two candidates' scores S_cls of that word."""
+    words = prompts.verifier_words()
+    out = []
+    for g in graded:
+        for good, bad in _pairs(g, max_pairs_per_problem, seed):
+            out.append(
+                {
+                    "pos_inputs": prompts.verifier_prompt(g.problem, good),
+                    "pos_targets": words[0],
+                    "neg_inputs": prompts.verifier_prompt(g.problem, bad),
+                    "neg_targets": words[0],
+                    "gen_inputs": prompts.ssft_prompt(g.problem),
+                    "gen_targets": good,
+                }
+            )
+    return out
+
+
+def contrastive_pair_examples(
+    graded: list[GradedProblem], max_pairs_per_problem: int | None = 4, seed: int = 0
+) -> list[dict[str, str]]:
+    """Generator-form pairs: SSFT prompt -> a correct (pos) / an incorrect (neg) solution."""
+    out = []
+    for g in graded:
+        for good, bad in _pairs(g, max_pairs_per_problem, seed):
+            prompt = prompts.ssft_prompt(g.problem)
+            out.append(
+                {
+                    "pos_inputs": prompt,
+                    "pos_targets": good,
+                    "neg_inputs": prompt,
+                    "neg_targets": bad,
+                }
+            )
+    return out

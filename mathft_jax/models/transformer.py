@@ -1,0 +1,345 @@
+"""The decoder-only transformer (Flax linen) and its KV cache.
+
+One module covers Llama 3.x, Qwen2.5, Gemma and Gemma 2 (see `ModelConfig`). Parameters and
+activations carry logical axis names only (`batch, length, embed, mlp, heads, kv_heads, kv, vocab,
+layers, norm`); `gin/partitioning/` maps them to mesh axes.
+
+Calling convention (both training and decoding):
+
+    logits, cache = Decoder(cfg).apply({"params": p}, tokens, positions, segment_ids, cache)
+
+Without a cache, a token attends causally to tokens of its own non-zero segment (packing: never
+across examples; segment 0 is padding) and the returned cache is None. With a cache from
+`init_cache`, the call writes its `length` tokens at slots [index, index+length), marks those slots
+valid where `segment_ids != 0`, attends to slots j <= own slot that are valid, and returns the cache
+with `index` advanced. Example: prefill left-padded prompts `[[0, 0, 5, 6], [7, 8, 9, 4]]` with
+segment ids `[[0, 0, 1, 1], [1, 1, 1, 1]]`, then feed one token per step with segment ids 1.
+"""
+
+import math
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from mathft_jax.models.config import ModelConfig
+
+Cache = dict[str, jax.Array]
+# Finite so that a query with no visible key (a pad row) gets uniform weights, not NaN.
+_MASK_VALUE = -0.7 * float(np.finfo(np.float32).max)
+
+_dense_init = nn.initializers.variance_scaling(1.0, "fan_in", "truncated_normal")
+
+
+def _dense_init_axes(in_axes: tuple[int, ...], out_axes: tuple[int, ...]) -> Any:
+    return nn.initializers.variance_scaling(
+        1.0, "fan_in", "truncated_normal", in_axis=in_axes, out_axis=out_axes
+    )
+
+
+def rope_inv_frequencies(cfg: ModelConfig) -> np.ndarray:
+    """[head_dim // 2] inverse frequencies, with Llama 3.1 scaling when configured."""
+    dim = cfg.head_dim
+    inv = 1.0 / (cfg.rope_theta ** (np.arange(0, dim, 2, dtype=np.float64) / dim))
+    if cfg.rope_scaling == "llama3":
+        factor, old_len = cfg.rope_scaling_factor, cfg.rope_original_max_position
+        low, high = cfg.rope_low_freq_factor, cfg.rope_high_freq_factor
+        wavelen = 2 * math.pi / inv
+        scaled = np.where(wavelen > old_len / low, inv / factor, inv)
+        smooth = (old_len / wavelen - low) / (high - low)
+        smoothed = (1 - smooth) * scaled / factor + smooth * scaled
+        medium = (wavelen >= old_len / high) & (wavelen <= old_len / low)
+        inv = np.where(medium, smoothed, scaled)
+    return inv.astype(np.float32)
+
+
+def _rope_tables(cfg: ModelConfig, positions: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """positions [batch, length] -> (sin, cos) each [batch, length, head_dim // 2] in f32."""
+    angles = positions.astype(jnp.float32)[..., None] * rope_inv_frequencies(cfg)
+    return jnp.sin(angles), jnp.cos(angles)
+
+
+def _apply_rope(x: jax.Array, sin: jax.Array, cos: jax.Array) -> jax.Array:
+    """Rotates halves (the HF convention, so HF q/k weights load unpermuted). x [b, l, h, d]."""
+    x1, x2 = jnp.split(x.astype(jnp.float32), 2, axis=-1)
+    sin, cos = sin[:, :, None, :], cos[:, :, None, :]
+    out = jnp.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], axis=-1)
+    return out.astype(x.dtype)
+
+
+def _softcap(x: jax.Array, cap: float | None) -> jax.Array:
+    return x if cap is None else jnp.tanh(x / cap) * cap
+
+
+class RMSNorm(nn.Module):
+    """RMSNorm in f32; Gemma's variant scales by (1 + w) with w initialised at 0."""
+
+    cfg: ModelConfig
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        cfg = self.cfg
+        init = nn.initializers.zeros if cfg.norm_plus_one else nn.initializers.ones
+        scale = self.param(
+            "scale", nn.with_logical_partitioning(init, ("norm",)), (x.shape[-1],), cfg.weight_dtype
+        )
+        x32 = x.astype(jnp.float32)
+        normed = x32 * jax.lax.rsqrt(jnp.mean(x32 * x32, axis=-1, keepdims=True) + cfg.norm_eps)
+        if cfg.norm_plus_one:
+            return (normed * (1.0 + scale.astype(jnp.float32))).astype(cfg.compute_dtype)
+        return normed.astype(cfg.compute_dtype) * scale.astype(cfg.compute_dtype)
+
+
+class Attention(nn.Module):
+    """Grouped-query attention with RoPE, optional q/k/v bias, logit soft-cap and KV cache."""
+
+    cfg: ModelConfig
+
+    def _weight(self, name: str, shape: tuple[int, ...], axes: tuple[str, ...], init: Any) -> Any:
+        w = self.param(name, nn.with_logical_partitioning(init, axes), shape, self.cfg.weight_dtype)
+        return w.astype(self.cfg.compute_dtype)
+
+    @nn.compact
+    def __call__(
+        self,
+        x: jax.Array,
+        rope: tuple[jax.Array, jax.Array],
+        mask: jax.Array,
+        cache_kv: tuple[jax.Array, jax.Array] | None,
+        cache_index: jax.Array,
+    ) -> tuple[jax.Array, tuple[jax.Array, jax.Array] | None]:
+        cfg = self.cfg
+        d, h, kvh, hd = cfg.embed_dim, cfg.num_heads, cfg.num_kv_heads, cfg.head_dim
+        batch, length, _ = x.shape
+        proj_init = _dense_init_axes((0,), (1, 2))
+        q = jnp.einsum(
+            "bld,dhk->blhk", x, self._weight("q", (d, h, hd), ("embed", "heads", "kv"), proj_init)
+        )
+        k = jnp.einsum(
+            "bld,dhk->blhk",
+            x,
+            self._weight("k", (d, kvh, hd), ("embed", "kv_heads", "kv"), proj_init),
+        )
+        v = jnp.einsum(
+            "bld,dhk->blhk",
+            x,
+            self._weight("v", (d, kvh, hd), ("embed", "kv_heads", "kv"), proj_init),
+        )
+        if cfg.qkv_bias:
+            zeros = nn.initializers.zeros
+            q = q + self._weight("q_bias", (h, hd), ("heads", "kv"), zeros)
+            k = k + self._weight("k_bias", (kvh, hd), ("kv_heads", "kv"), zeros)
+            v = v + self._weight("v_bias", (kvh, hd), ("kv_heads", "kv"), zeros)
+        sin, cos = rope
+        q = nn.with_logical_constraint(_apply_rope(q, sin, cos), ("batch", "length", "heads", "kv"))
+        k = nn.with_logical_constraint(
+            _apply_rope(k, sin, cos), ("batch", "length", "kv_heads", "kv")
+        )
+        v = nn.with_logical_constraint(v, ("batch", "length", "kv_heads", "kv"))
+
+        new_kv = None
+        if cache_kv is not None:  # write this call's keys/values at [index, index + length)
+            ck, cv = cache_kv  # [batch, max_length, kv_heads, head_dim]
+            ck = jax.lax.dynamic_update_slice(ck, k.astype(ck.dtype), (0, cache_index, 0, 0))
+            cv = jax.lax.dynamic_update_slice(cv, v.astype(cv.dtype), (0, cache_index, 0, 0))
+            new_kv = (ck, cv)
+            k, v = ck.astype(cfg.compute_dtype), cv.astype(cfg.compute_dtype)
+
+        scale = (cfg.query_pre_attn_scalar or hd) ** -0.5
+        q = (q * scale).reshape(batch, length, kvh, h // kvh, hd)  # [b, l, kv_heads, group, hd]
+        scores = jnp.einsum("blkgd,bskd->bkgls", q, k, preferred_element_type=jnp.float32)
+        scores = _softcap(scores, cfg.attn_logit_softcap)
+        scores = jnp.where(mask[:, None, None, :, :], scores, _MASK_VALUE)
+        probs = jax.nn.softmax(scores, axis=-1).astype(cfg.compute_dtype)
+        out = jnp.einsum("bkgls,bskd->blkgd", probs, v).reshape(batch, length, h, hd)
+        out = nn.with_logical_constraint(out, ("batch", "length", "heads", "kv"))
+        wo = self._weight("o", (h, hd, d), ("heads", "kv", "embed"), _dense_init_axes((0, 1), (2,)))
+        return jnp.einsum("blhk,hkd->bld", out, wo), new_kv
+
+
+class Mlp(nn.Module):
+    """Gated MLP: SwiGLU (silu) or GeGLU (gelu_tanh)."""
+
+    cfg: ModelConfig
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        cfg = self.cfg
+        d, m, dt = cfg.embed_dim, cfg.mlp_dim, cfg.compute_dtype
+
+        def weight(name: str, shape: tuple[int, int], axes: tuple[str, str]) -> jax.Array:
+            init = nn.with_logical_partitioning(_dense_init, axes)
+            return self.param(name, init, shape, cfg.weight_dtype).astype(dt)
+
+        gate = jnp.einsum("bld,dm->blm", x, weight("gate", (d, m), ("embed", "mlp")))
+        up = jnp.einsum("bld,dm->blm", x, weight("up", (d, m), ("embed", "mlp")))
+        act = jax.nn.silu(gate) if cfg.activation == "silu" else jax.nn.gelu(gate, approximate=True)
+        hidden = nn.with_logical_constraint(act * up, ("batch", "length", "mlp"))
+        return jnp.einsum("blm,md->bld", hidden, weight("down", (m, d), ("mlp", "embed")))
+
+
+class DecoderLayer(nn.Module):
+    """Pre-norm residual layer; Gemma 2 adds post-norms. Returns (x, (k, v) cache or None)."""
+
+    cfg: ModelConfig
+
+    @nn.compact
+    def __call__(
+        self,
+        x: jax.Array,
+        rope: tuple[jax.Array, jax.Array],
+        mask: jax.Array,
+        cache_index: jax.Array,
+        window: jax.Array | None,
+        cache_kv: tuple[jax.Array, jax.Array] | None,
+    ) -> tuple[jax.Array, tuple[jax.Array, jax.Array] | None]:
+        cfg = self.cfg
+        if window is not None:  # sliding-window layer: query slot - key slot < window
+            q_slot = cache_index + jnp.arange(mask.shape[1])
+            k_slot = jnp.arange(mask.shape[2])
+            mask = mask & ((q_slot[:, None] - k_slot[None, :]) < window)[None]
+        h = RMSNorm(cfg, name="pre_attn_norm")(x)
+        h, new_kv = Attention(cfg, name="attn")(h, rope, mask, cache_kv, cache_index)
+        if cfg.post_norms:
+            h = RMSNorm(cfg, name="post_attn_norm")(h)
+        x = x + h
+        h = Mlp(cfg, name="mlp")(RMSNorm(cfg, name="pre_mlp_norm")(x))
+        if cfg.post_norms:
+            h = RMSNorm(cfg, name="post_mlp_norm")(h)
+        x = nn.with_logical_constraint(x + h, ("batch", "length", "embed"))
+        return x, new_kv
+
+
+def _attention_mask(
+    length: int, segment_ids: jax.Array | None, batch: int, cache: Cache | None
+) -> tuple[jax.Array, jax.Array, jax.Array | None]:
+    """-> (mask bool [batch, length, keys], cache index, updated key_mask or None)."""
+    if cache is None:
+        seg = jnp.ones((batch, length), jnp.int32) if segment_ids is None else segment_ids
+        causal = jnp.arange(length)[:, None] >= jnp.arange(length)[None, :]
+        same = (seg[:, :, None] == seg[:, None, :]) & (seg[:, None, :] != 0)
+        return causal[None] & same, jnp.zeros((), jnp.int32), None
+    index = cache["index"]
+    valid = jnp.ones((batch, length), bool) if segment_ids is None else segment_ids != 0
+    key_mask = jax.lax.dynamic_update_slice(cache["key_mask"], valid, (0, index))
+    causal = jnp.arange(key_mask.shape[1])[None, :] <= (index + jnp.arange(length))[:, None]
+    return causal[None] & key_mask[:, None, :], index, key_mask
+
+
+class Decoder(nn.Module):
+    """Token ids -> f32 logits; see the module docstring for masks and the cache contract."""
+
+    config: ModelConfig
+
+    @nn.compact
+    def __call__(
+        self,
+        tokens: jax.Array,
+        positions: jax.Array,
+        segment_ids: jax.Array | None = None,
+        cache: Cache | None = None,
+    ) -> tuple[jax.Array, Cache | None]:
+        cfg = self.config
+        dt = cfg.compute_dtype
+        batch, length = tokens.shape
+        emb_std = 1.0 if cfg.scale_embeddings else cfg.embed_dim**-0.5
+        embedding = self.param(
+            "embedding",
+            nn.with_logical_partitioning(nn.initializers.normal(emb_std), ("vocab", "embed")),
+            (cfg.vocab_size, cfg.embed_dim),
+            cfg.weight_dtype,
+        )
+        x = jnp.take(embedding, tokens, axis=0).astype(dt)  # [batch, length, embed]
+        if cfg.scale_embeddings:
+            x = x * jnp.asarray(cfg.embed_dim**0.5, dt)
+        x = nn.with_logical_constraint(x, ("batch", "length", "embed"))
+        rope = _rope_tables(cfg, positions)
+        mask, index, key_mask = _attention_mask(length, segment_ids, batch, cache)
+        windows = None
+        if cfg.sliding_window is not None:
+            windows = jnp.asarray(cfg.layer_windows(), jnp.int32)  # [layers]
+        kv = None if cache is None else (cache["k"], cache["v"])
+
+        layer_cls = DecoderLayer
+        if cfg.remat:
+            layer_cls = nn.remat(DecoderLayer, prevent_cse=not cfg.scan_layers)
+        if cfg.scan_layers:
+            stack = nn.scan(
+                layer_cls,
+                variable_axes={"params": 0},
+                split_rngs={"params": True},
+                in_axes=(nn.broadcast, nn.broadcast, nn.broadcast, 0, 0),
+                length=cfg.num_layers,
+                metadata_params={nn.PARTITION_NAME: "layers"},
+            )(cfg, name="layers")
+            x, new_kv = stack(x, rope, mask, index, windows, kv)
+        else:
+            new_k, new_v = [], []
+            for i in range(cfg.num_layers):
+                layer_kv = None if kv is None else (kv[0][i], kv[1][i])
+                window = None if windows is None else windows[i]
+                x, out_kv = layer_cls(cfg, name=f"layer_{i}")(
+                    x, rope, mask, index, window, layer_kv
+                )
+                if out_kv is not None:
+                    new_k.append(out_kv[0])
+                    new_v.append(out_kv[1])
+            new_kv = None if kv is None else (jnp.stack(new_k), jnp.stack(new_v))
+
+        x = RMSNorm(cfg, name="final_norm")(x)
+        if cfg.tie_embeddings:
+            logits = jnp.einsum(
+                "bld,vd->blv", x, embedding.astype(dt), preferred_element_type=jnp.float32
+            )
+        else:
+            head = self.param(
+                "lm_head",
+                nn.with_logical_partitioning(_dense_init, ("embed", "vocab")),
+                (cfg.embed_dim, cfg.vocab_size),
+                cfg.weight_dtype,
+            )
+            logits = jnp.einsum(
+                "bld,dv->blv", x, head.astype(dt), preferred_element_type=jnp.float32
+            )
+        logits = nn.with_logical_constraint(
+            _softcap(logits, cfg.final_logit_softcap), ("batch", "length", "vocab")
+        )
+        if cache is None:
+            return logits, None
+        new_cache = {"k": new_kv[0], "v": new_kv[1], "index": index + length, "key_mask": key_mask}
+        return logits, new_cache
+
+
+def init_cache(cfg: ModelConfig, batch: int, max_length: int, dtype: Any = jnp.float32) -> Cache:
+    """An empty KV cache: k/v [layers, batch, max_length, kv_heads, head_dim], no valid slot."""
+    shape = (cfg.num_layers, batch, max_length, cfg.num_kv_heads, cfg.head_dim)
+    return {
+        "k": jnp.zeros(shape, dtype),
+        "v": jnp.zeros(shape, dtype),
+        "index": jnp.zeros((), jnp.int32),
+        "key_mask": jnp.zeros((batch, max_length), bool),
+    }
+
+
+def _dummy_inputs() -> tuple[jax.Array, jax.Array]:
+    return jnp.zeros((1, 1), jnp.int32), jnp.zeros((1, 1), jnp.int32)
+
+
+def init_params(cfg: ModelConfig, rng: jax.Array) -> Any:
+    """Freshly initialised parameters (plain arrays, logical-axis boxes removed)."""
+    variables = Decoder(cfg).init(rng, *_dummy_inputs())
+    return nn.meta.unbox(variables["params"])
+
+
+def abstract_params(cfg: ModelConfig) -> Any:
+    """Parameter shapes/dtypes as `jax.ShapeDtypeStruct`s, without allocating anything."""
+    boxed = jax.eval_shape(lambda: Decoder(cfg).init(jax.random.key(0), *_dummy_inputs()))
+    return nn.meta.unbox(boxed["params"])
+
+
+def param_logical_axes(cfg: ModelConfig) -> Any:
+    """Pytree (same structure as params) of `PartitionSpec`s of logical axis names."""
+    boxed = jax.eval_shape(lambda: Decoder(cfg).init(jax.random.key(0), *_dummy_inputs()))
+    return nn.get_partition_spec(boxed)["params"]

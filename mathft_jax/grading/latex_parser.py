@@ -8,7 +8,7 @@ depth, node count, exponent and factorial sizes, magnitudes, and a wall-clock de
 node (cooperative, so it works off the main thread). A violated bound raises `GuardError`; text outside
 the grammar raises `ParseError`. Callers answer "not equivalent" on either.
 
-AST nodes: ("num", mpf) ("sym", name) ("add", [n]) ("mul", [n]) ("neg", n) ("div", a, b) ("pow", a, b)
+AST nodes: ("num", digits) ("sym", name) ("add", [n]) ("mul", [n]) ("neg", n) ("div", a, b) ("pow", a, b)
 ("fn", name, [args]) ("fact", n).
 """
 
@@ -50,7 +50,8 @@ _TOKEN_RE = re.compile(
     r"|(?P<cmd>\\[a-zA-Z]+|\\[{}|])"
     r"|(?P<op>\*\*|[-+*/^_()\[\]{}!,|=<>:;'])"
     r"|(?P<name>[a-zA-Z])"
-    r")"
+    r")",
+    re.ASCII,
 )
 
 _FUNCTIONS = {
@@ -234,7 +235,7 @@ class _Parser:
                 self.take()
                 sub = self.group_text() if self.peek() == "{" else self.take()
                 return self.node("sym", f"{tok}_{sub}")
-            return self.node("num", mpmath.mpf(tok))
+            return self.node("num", tok)  # converted at evaluation, at its precision
         if tok.isalpha():
             self.take()
             name = tok
@@ -273,9 +274,7 @@ class _Parser:
             radicand = self.braced_or_token()
             if index is None:
                 return self.node("fn", "sqrt", [radicand])
-            return self.node(
-                "pow", radicand, self.node("div", self.node("num", mpmath.mpf(1)), index)
-            )
+            return self.node("pow", radicand, self.node("div", self.node("num", "1"), index))
         if name in ("binom", "dbinom", "tbinom", "choose"):
             return self.node("fn", "binom", [self.braced_or_token(), self.braced_or_token()])
         if name in _CONSTANTS:
@@ -295,6 +294,8 @@ class _Parser:
                 self.take()
                 exponent = self.braced_or_token()
             arg = self.group("(") if self.peek() == "(" else self.power()
+            if exponent == ("neg", ("num", "1")) and "arc" + name in _FUNCTIONS:
+                return self.node("fn", "arc" + name, [arg])  # \tan^{-1} x is arctan x
             result = self.node("fn", name, [arg])
             return self.node("pow", result, exponent) if exponent is not None else result
         raise ParseError(f"command {tok} is not in the answer grammar")
@@ -355,7 +356,7 @@ class Evaluator:
             raise DeadlineExceeded("grading deadline exceeded")
         kind = node[0]
         if kind == "num":
-            return node[1]
+            return mpmath.mpf(node[1])
         if kind == "sym":
             return self.symbol(node[1])
         if kind == "add":

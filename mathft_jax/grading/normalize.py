@@ -76,13 +76,17 @@ _SHORT_FRAC_RE = re.compile(r"\\frac\s*(\d)\s*(\d)")
 _SHORT_FRAC_BRACE_RE = re.compile(r"\\frac\s*\{([^{}]*)\}\s*(\d)")
 _SHORT_FRAC_FIRST_RE = re.compile(r"\\frac\s*(\d)\s*\{")
 _SHORT_SQRT_RE = re.compile(r"\\sqrt\s*(\d+|[a-zA-Z])")
-_THOUSANDS_RE = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
+_THOUSANDS_RE = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$", re.ASCII)
+_MIXED_NUMBER_RE = re.compile(r"^(-?)(\d+)\\frac\{(\d+)\}\{(\d+)\}$", re.ASCII)
+_LOG_BASE_RE = re.compile(r"\\log_(\d)")
 _VAR_PREFIX_RE = re.compile(r"^[a-zA-Z](?:_\{?\w+\}?)?(?:\([a-z]\))?=(?!=)")
 _COMMAND_RE = re.compile(r"\\[a-zA-Z]+")
 _COMMAND_SPACE_RE = re.compile(r"(\\[a-zA-Z]+)\s+(?=[a-zA-Z])")
 _SET_MEMBER_RE = re.compile(r"^[a-zA-Z]\\in(?![a-zA-Z])")
-_PLAIN_NUMBER_RE = re.compile(r"^(-?)(\d*\.?\d+)(?:e([-+]?\d{1,4}))?$", re.IGNORECASE)
-_PLAIN_FRACTION_RE = re.compile(r"^(-?)(?:\\frac\{(-?\d+)\}\{(-?\d+)\}|\(?(-?\d+)/(-?\d+)\)?)$")
+_PLAIN_NUMBER_RE = re.compile(r"^(-?)(\d*\.?\d+)(?:e([-+]?\d{1,4}))?$", re.IGNORECASE | re.ASCII)
+_PLAIN_FRACTION_RE = re.compile(
+    r"^(-?)(?:\\frac\{(-?\d+)\}\{(-?\d+)\}|\(?(-?\d+)/(-?\d+)\)?)$", re.ASCII
+)
 
 
 def _replace_unicode(text: str) -> str:
@@ -106,7 +110,14 @@ def number_key(text: str) -> str | None:
     if len(text) > _MAX_NUMBER_DIGITS:
         return None
     match = _PLAIN_NUMBER_RE.match(text)
-    if match:
+    mixed = _MIXED_NUMBER_RE.match(text)
+    if mixed:  # `2\frac{1}{2}` is the mixed number 5/2 in MATH answers
+        sign, whole, num, den = mixed.groups()
+        if int(den) == 0:
+            return None
+        value = int(whole) + Fraction(int(num), int(den))
+        value = -value if sign else value
+    elif match:
         sign, digits, exp = match.groups()
         value = Fraction(digits) * (Fraction(10) ** int(exp or 0))
         value = -value if sign else value
@@ -135,6 +146,7 @@ def canonical_form(answer: str) -> str:
     text = text.replace("\\%", "").replace("%", "")
     text = _SPACING_RE.sub(" ", text)
     text = _FRAC_ALIAS_RE.sub(r"\\frac", text)
+    text = _LOG_BASE_RE.sub(r"\\log_{\1}", text)
     text = _DEGREE_RE.sub("", text)
     text = _strip_text(text)
     text = _BARE_UNIT_RE.sub("", text.strip())

@@ -11,8 +11,9 @@ must give the same clusters and per-sample correctness (asserted).
 
 Data: MATH-500 problems (ids from $MATHFT_DATA_DIR/math500_ids.txt); where a real pool in
 $MATHFT_POOLS_DIR holds the problem, its sample texts are used (cycled to 64); elsewhere answers
-are drawn from the problem's own answer and other MATH answers, with equivalence-preserving
-rewrites (\dfrac, a/b, decimals, spaces, \left( \right)) and 10% of samples without an answer.
+are drawn from the problem's own answer, near misses of it and other MATH answers, with
+equivalence-preserving rewrites (\dfrac, a/b, decimals, spaces, \left( \right)) and 10% of
+samples without an answer (see `synthetic_row`).
 
 Timing: the two sides run interleaved (A B A B ...) and medians are printed, with the CPU time
 other processes used meanwhile (from /proc/stat, minus this process and its children) as a
@@ -84,13 +85,29 @@ def _as_decimal(answer: str) -> str:
     return str(float(value)) if den == 1 else answer  # terminating decimals only
 
 
+def perturb(answer: str, rng: random.Random) -> str:
+    """A near miss: one digit of `answer` changed (or a sign added), as wrong samples often are."""
+    digits = [i for i, ch in enumerate(answer) if ch.isdigit()]
+    if not digits:
+        return f"-{answer}"
+    i = rng.choice(digits)
+    return answer[:i] + str((int(answer[i]) + rng.randint(1, 9)) % 10) + answer[i + 1 :]
+
+
 def synthetic_row(
     unique_id: str, truth: str, others: Sequence[str], samples: int, rng: random.Random
 ) -> Candidates:
-    """A row whose sample answers mix the truth and 1-6 wrong answers, often rewritten."""
-    wrong = rng.sample(list(others), k=min(len(others), rng.randint(1, 6)))
+    """A row whose answers mix the truth and 2-20 wrong ones (near misses of the truth and other
+    problems' answers, Zipf-weighted), 40% rewritten; 10% of samples have no answer.
+
+    Calibrated loosely on the real pools (5.5 distinct answers at N=16, 29-157 at N=256).
+    """
+    num_wrong = rng.randint(2, 20)
+    wrong = [
+        perturb(truth, rng) if rng.random() < 0.5 else rng.choice(others) for _ in range(num_wrong)
+    ]
     choices = [truth, *wrong]
-    weights = [rng.uniform(0.5, 3.0)] + [1.0 / (i + 1) for i in range(len(wrong))]
+    weights = [rng.uniform(1.0, 6.0)] + [1.0 / (i + 1) for i in range(num_wrong)]
     texts = []
     for _ in range(samples):
         if rng.random() < 0.1:

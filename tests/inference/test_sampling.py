@@ -8,6 +8,8 @@ import pytest
 from mathft_jax.inference.sampling import (
     NEG_INF,
     SamplingConfig,
+    argmax,
+    inverse_cdf_sample,
     sample_tokens,
     top_k_filter,
     top_p_filter,
@@ -77,3 +79,34 @@ def test_greedy_rows_and_zero_temperature_take_argmax():
 def test_bad_config_is_rejected(kwargs):
     with pytest.raises(ValueError, match="SamplingConfig"):
         SamplingConfig(**kwargs)
+
+
+def test_top_p_filter_matches_a_sort_based_reference():
+    logits = jax.random.normal(jax.random.PRNGKey(3), (16, 1000)) * 3
+    for top_p in (0.3, 0.9, 0.95):
+        probs = np.asarray(jax.nn.softmax(logits, -1), np.float64)
+        order = np.argsort(-probs, axis=-1)
+        sorted_p = np.take_along_axis(probs, order, -1)
+        n_keep = np.sum(np.cumsum(sorted_p, -1) - sorted_p < top_p, -1)
+        kept = np.asarray(top_p_filter(logits, top_p)) > NEG_INF / 2
+        np.testing.assert_array_equal(kept.sum(-1), n_keep)
+        for row in range(16):
+            assert set(np.flatnonzero(kept[row])) == set(order[row, : n_keep[row]])
+
+
+def test_inverse_cdf_sample_frequencies_across_blocks():
+    weights = np.zeros((1, 300), np.float32)
+    weights[0, [5, 130, 131, 299]] = [0.1, 0.2, 0.3, 0.4]  # three blocks of 128, one partial
+    n = 20000
+    u = jax.random.uniform(jax.random.PRNGKey(4), (n,))
+    tokens = np.asarray(inverse_cdf_sample(jnp.tile(jnp.asarray(weights), (n, 1)), u))
+    counts = np.bincount(tokens, minlength=300) / n
+    assert set(np.flatnonzero(counts)) == {5, 130, 131, 299}
+    np.testing.assert_allclose(counts[[5, 130, 131, 299]], [0.1, 0.2, 0.3, 0.4], atol=0.015)
+    edge = inverse_cdf_sample(jnp.asarray(weights), jnp.asarray([0.0]))
+    assert int(edge[0]) == 5
+
+
+def test_argmax_matches_jnp_argmax_with_ties():
+    x = jnp.asarray([[1.0, 3.0, 3.0, 0.0], [NEG_INF, NEG_INF, -5.0, -5.0], [2.0, 1.0, 0.0, 2.0]])
+    assert argmax(x).tolist() == jnp.argmax(x, -1).tolist() == [1, 2, 0]

@@ -143,4 +143,9 @@ def _register_synth() -> None:
 
 
 _register_synth()
+
+# MATH tasks live in their own module; importing it here registers them with every `tasks` import.
+from mathft_jax.data import math_tasks  # noqa: E402
+
+math_tasks.register_math_tasks()
 logging.getLogger(__name__).debug("registered %d built-in tasks", len(_REGISTRY))

@@ -1,0 +1,179 @@
+"""MATH, PRM800K and candidate-pool tasks (registered on import of `tasks`).
+
+Data locations come from gin or the environment (`paths.py`); nothing is read until a task's split
+is asked for. PRM800K problems are matched to MATH ids by problem text, so the Lightman split holds
+for them too: MATH-500 problems never reach training.
+"""
+
+import functools
+import hashlib
+import logging
+import pathlib
+
+import gin
+from mathft_jax.data import paths, problems, prompts, readers, verifier_data
+from mathft_jax.data.tasks import (
+    PAIR_GROUPS,
+    VERIFIER_PAIR_GROUPS,
+    TextExample,
+    register_mixture,
+    register_task,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _ssft(problem: str, solution: str) -> TextExample:
+    return {"inputs": prompts.ssft_prompt(problem), "targets": solution}
+
+
+def _math_ssft_human(split: str) -> list[TextExample]:
+    return [_ssft(p.problem, p.solution) for p in problems.load_problems("math", split)]
+
+
+# --------------------------------------------------------------------------- PRM800K
+
+
+@gin.configurable
+def prm800k_files(
+    prm800k_dir: str | None = None, pattern: str = "phase*.jsonl"
+) -> list[pathlib.Path]:
+    """The PRM800K files: `prm800k_dir` (gin) or $MATHFT_PRM800K_DIR, files matching `pattern`."""
+    folder = paths.prm800k_dir(prm800k_dir)
+    files = sorted(folder.glob(pattern))
+    if not files:
+        raise FileNotFoundError(f"{folder}: no PRM800K files matching {pattern!r}")
+    return files
+
+
+def _key(text: str) -> str:
+    return " ".join(text.split())
+
+
+@functools.lru_cache(maxsize=2)
+def _prm800k_by_split(files: tuple[pathlib.Path, ...], data_dir: str) -> dict[str, tuple]:
+    """Graded PRM800K samples grouped by the Lightman split of their MATH problem."""
+    split_of = {}
+    for split in ("train", "validation", "test"):
+        for r in problems.math_split_records(data_dir, split):
+            split_of[_key(r.problem)] = (split, r.unique_id)
+    grouped: dict[str, list] = {"train": [], "validation": [], "test": []}
+    unmatched = 0
+    for file in files:
+        for sample in readers.read_prm800k(file):
+            split, uid = split_of.get(_key(sample.problem), ("train", None))
+            unmatched += uid is None
+            grouped[split].append((uid or "prm800k/" + _key(sample.problem)[:64], sample))
+    if unmatched:
+        log.warning("PRM800K: %d samples match no MATH problem text; used for training", unmatched)
+    return {k: tuple(v) for k, v in grouped.items()}
+
+
+def _prm_samples(split: str) -> tuple:
+    data_dir = str(paths.math_data_dir())
+    return _prm800k_by_split(tuple(prm800k_files()), data_dir)[split]
+
+
+def _math_ssft_prm800k(split: str) -> list[TextExample]:
+    seen, out = set(), []
+    for _, s in _prm_samples(split):
+        if s.correct and (s.problem, s.solution) not in seen:
+            seen.add((s.problem, s.solution))
+            out.append(_ssft(s.problem, s.solution))
+    return out
+
+
+def _prm_graded(split: str) -> list[verifier_data.GradedProblem]:
+    by_id: dict[str, tuple[str, list, list]] = {}
+    for uid, s in _prm_samples(split):
+        problem, good, bad = by_id.setdefault(uid, (s.problem, [], []))
+        target = good if s.correct else bad
+        if s.solution not in target:
+            target.append(s.solution)
+    return [verifier_data.GradedProblem(u, p, tuple(g), tuple(b)) for u, (p, g, b) in by_id.items()]
+
+
+# --------------------------------------------------------------------------- candidate pools
+
+
+def _pool_split(unique_id: str, validation_percent: int) -> str:
+    bucket = int.from_bytes(hashlib.sha256(f"pool/{unique_id}".encode()).digest()[:4], "big") % 100
+    return "validation" if bucket < validation_percent else "train"
+
+
+@gin.configurable
+def register_verifier_tasks(
+    prefix: str,
+    candidates_path: str,
+    max_per_problem: int | None = 8,
+    max_pairs_per_problem: int | None = 4,
+    validation_percent: int = 5,
+    seed: int = 0,
+) -> list[str]:
+    """Registers `{prefix}_verifier_xent`, `{prefix}_verifier_pairs`, `{prefix}_contrastive_pairs`
+    from a candidates file (graded on first use); re-registering a prefix replaces the tasks.
+
+    Problems are split by a hash of `unique_id`: `validation_percent`% validation, the rest train.
+    Returns the registered names.
+    """
+    path = pathlib.Path(candidates_path)
+    if not path.exists():
+        raise FileNotFoundError(f"register_verifier_tasks.candidates_path: {path} does not exist")
+
+    @functools.lru_cache(maxsize=1)
+    def graded() -> tuple:
+        return tuple(readers.read_graded_candidates(path))
+
+    def split_of(split: str) -> list[verifier_data.GradedProblem]:
+        return [g for g in graded() if _pool_split(g.unique_id, validation_percent) == split]
+
+    names = [f"{prefix}_verifier_xent", f"{prefix}_verifier_pairs", f"{prefix}_contrastive_pairs"]
+    splits = ("train", "validation")
+    register_task(
+        names[0],
+        lambda s: verifier_data.xent_examples(
+            split_of(s), prompts.verifier_words(), max_per_problem, seed
+        ),
+        splits=splits,
+        replace=True,
+    )
+    register_task(
+        names[1],
+        lambda s: verifier_data.verifier_pair_examples(split_of(s), max_pairs_per_problem, seed),
+        groups=VERIFIER_PAIR_GROUPS,
+        splits=splits,
+        replace=True,
+    )
+    register_task(
+        names[2],
+        lambda s: verifier_data.contrastive_pair_examples(split_of(s), max_pairs_per_problem, seed),
+        groups=PAIR_GROUPS,
+        splits=splits,
+        replace=True,
+    )
+    return names
+
+
+def register_math_tasks() -> None:
+    """The built-in MATH / PRM800K tasks (lazy: nothing is read until a split is built)."""
+    register_task("math_ssft_human", _math_ssft_human, splits=("train", "validation"))
+    register_task("math500_eval", _math_ssft_human, splits=("test",))
+    register_task("math_ssft_prm800k", _math_ssft_prm800k, splits=("train", "validation"))
+    register_mixture("math_ssft_mix", ["math_ssft_human", "math_ssft_prm800k"])
+    register_task(
+        "math_verifier_xent",
+        lambda s: verifier_data.xent_examples(_prm_graded(s), prompts.verifier_words()),
+        splits=("train", "validation"),
+    )
+    register_task(
+        "math_verifier_pairs",
+        lambda s: verifier_data.verifier_pair_examples(_prm_graded(s)),
+        groups=VERIFIER_PAIR_GROUPS,
+        splits=("train", "validation"),
+    )
+    register_task(
+        "math_contrastive_pairs",
+        lambda s: verifier_data.contrastive_pair_examples(_prm_graded(s)),
+        groups=PAIR_GROUPS,
+        splits=("train", "validation"),
+    )

@@ -1,0 +1,300 @@
+"""Readers: MATH (jsonl or the original release tree), PRM800K phase 1/2 lines, candidate pools.
+
+Bad input raises `DataFormatError` naming file and line; with `on_error="skip"` the line is skipped
+and counted in a `ReadReport` (logged), so nothing disappears silently. No TensorFlow or JAX import.
+"""
+
+import dataclasses
+import json
+import logging
+import os
+import pathlib
+from collections.abc import Iterator
+from typing import Any
+
+from mathft_jax.data import prompts
+from mathft_jax.grading import extract_answer, is_equiv_many
+
+log = logging.getLogger(__name__)
+MATH_FIELDS = ("problem", "level", "type", "solution")
+
+
+class DataFormatError(ValueError):
+    """An input line or file that does not follow its format (the message names file and line)."""
+
+
+@dataclasses.dataclass
+class ReadReport:
+    """What a reader read, skipped, and found lacking (for logs and `stats`)."""
+
+    source: str
+    read: int = 0
+    skipped: list[str] = dataclasses.field(default_factory=list)  # "file:line: why"
+    missing_answer: list[str] = dataclasses.field(default_factory=list)  # unique ids / file:line
+
+    def log(self) -> None:
+        """Logs the counts, warning where something was skipped or lacks an answer."""
+        level = logging.WARNING if self.skipped or self.missing_answer else logging.INFO
+        log.log(
+            level,
+            "%s: read %d, skipped %d bad (first: %s), %d without a final answer (first: %s)",
+            self.source, self.read, len(self.skipped), self.skipped[:3],
+            len(self.missing_answer), self.missing_answer[:3],
+        )  # fmt: skip
+
+
+def _check_on_error(on_error: str) -> None:
+    if on_error not in ("raise", "skip"):
+        raise ValueError(f'on_error must be "raise" or "skip", got {on_error!r}')
+
+
+def _json_lines(path: pathlib.Path, on_error: str, report: ReadReport) -> Iterator[tuple[str, Any]]:
+    """(where, object) per non-blank line; bad JSON raises or is skipped per `on_error`."""
+    _check_on_error(on_error)
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{number}"
+            try:
+                yield where, json.loads(line)
+            except json.JSONDecodeError as err:
+                _bad(where, f"invalid JSON ({err.msg} at column {err.colno})", on_error, report)
+
+
+def _bad(where: str, why: str, on_error: str, report: ReadReport) -> None:
+    if on_error == "raise":
+        raise DataFormatError(f"{where}: {why}")
+    report.skipped.append(f"{where}: {why}")
+
+
+# --------------------------------------------------------------------------- MATH
+
+
+@dataclasses.dataclass(frozen=True)
+class MathRecord:
+    """One MATH problem; `answer` is the last boxed answer of the solution (None when absent)."""
+
+    unique_id: str
+    problem: str
+    level: str
+    type: str
+    solution: str
+    answer: str | None
+
+
+def _math_record(obj: Any, unique_id: str | None, where: str) -> MathRecord:
+    if not isinstance(obj, dict):
+        raise DataFormatError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+    missing = [k for k in MATH_FIELDS if not isinstance(obj.get(k), str)]
+    uid = unique_id or obj.get("unique_id")
+    if not isinstance(uid, str):
+        missing.append("unique_id")
+    if missing:
+        raise DataFormatError(f"{where}: missing or non-string fields {missing}")
+    return MathRecord(
+        uid,
+        obj["problem"],
+        obj["level"],
+        obj["type"],
+        obj["solution"],
+        extract_answer(obj["solution"]),
+    )
+
+
+def read_math_jsonl(
+    path: str | os.PathLike, on_error: str = "raise", report: ReadReport | None = None
+) -> list[MathRecord]:
+    """MATH as one JSON object a line (`unique_id, problem, level, type, solution`)."""
+    path = pathlib.Path(path)
+    report = report or ReadReport(str(path))
+    out = []
+    for where, obj in _json_lines(path, on_error, report):
+        try:
+            out.append(_math_record(obj, None, where))
+        except DataFormatError as err:
+            _bad(where, str(err).split(": ", 1)[1], on_error, report)
+    _finish_math(out, report)
+    return out
+
+
+def read_math_tree(
+    root: str | os.PathLike, on_error: str = "raise", report: ReadReport | None = None
+) -> list[MathRecord]:
+    """The original release: `root/{train,test}/{subject}/{n}.json`; ids as `test/algebra/1.json`."""
+    root = pathlib.Path(root)
+    _check_on_error(on_error)
+    report = report or ReadReport(str(root))
+    files = sorted(root.glob("*/*/*.json"), key=lambda p: (p.parts[-3], p.parts[-2], _num_key(p)))
+    if not files:
+        raise DataFormatError(f"{root}: no {{train,test}}/{{subject}}/{{n}}.json files")
+    out = []
+    for file in files:
+        uid = "/".join(file.parts[-3:])
+        try:
+            out.append(_math_record(json.loads(file.read_text(encoding="utf-8")), uid, str(file)))
+        except json.JSONDecodeError as err:
+            _bad(str(file), f"invalid JSON ({err.msg} at line {err.lineno})", on_error, report)
+        except DataFormatError as err:
+            _bad(str(file), str(err).split(": ", 1)[1], on_error, report)
+    _finish_math(out, report)
+    return out
+
+
+def _num_key(path: pathlib.Path) -> tuple[int, str]:
+    return (int(path.stem), "") if path.stem.isdigit() else (1 << 30, path.stem)
+
+
+def _finish_math(records: list[MathRecord], report: ReadReport) -> None:
+    report.read += len(records)
+    report.missing_answer += [r.unique_id for r in records if r.answer is None]
+    report.log()
+
+
+def read_math(
+    data_dir: str | os.PathLike, on_error: str = "raise", report: ReadReport | None = None
+) -> list[MathRecord]:
+    """All MATH problems in a folder of either layout: `train.jsonl` + `test.jsonl`, or a release
+    tree (`train/`, `test/`, possibly under `MATH/`)."""
+    data_dir = pathlib.Path(data_dir)
+    report = report or ReadReport(str(data_dir))
+    jsonl = [data_dir / f"{s}.jsonl" for s in ("train", "test")]
+    if all(p.exists() for p in jsonl):
+        return [r for p in jsonl for r in read_math_jsonl(p, on_error, report)]
+    for root in (data_dir, data_dir / "MATH"):
+        if (root / "train").is_dir() and (root / "test").is_dir():
+            return read_math_tree(root, on_error, report)
+    raise DataFormatError(
+        f"{data_dir}: neither train.jsonl + test.jsonl nor a MATH release tree (train/, test/); "
+        "set MATHFT_DATA_DIR"
+    )
+
+
+# --------------------------------------------------------------------------- PRM800K
+
+
+@dataclasses.dataclass(frozen=True)
+class PRMSample:
+    """One sampled solution of PRM800K, rebuilt from its steps, graded against the ground truth."""
+
+    where: str
+    problem: str
+    ground_truth: str
+    solution: str  # steps joined by newlines, the `# Answer` section as `\boxed{...}`
+    answer: str | None
+    finish_reason: str | None
+    correct: bool = False
+
+
+def _step_text(step: Any, where: str) -> tuple[str | None, bool]:
+    """(text of the step the solution continued with, whether the solution stops here)."""
+    if not isinstance(step, dict):
+        raise DataFormatError(f"{where}: a label step is not an object")
+    completions = step.get("completions") or []
+    chosen = step.get("chosen_completion")
+    human = step.get("human_completion")
+    if isinstance(chosen, int) and 0 <= chosen < len(completions):
+        return completions[chosen].get("text"), False
+    if human:
+        return (human.get("text") if isinstance(human, dict) else str(human)), False
+    # No choice: labelling stopped at this step; its (first) completion is where the sample ends.
+    return (completions[0].get("text") if completions else None), True
+
+
+def normalise_answer_section(steps: list[str]) -> str:
+    """Joins steps; a final `# Answer\\n\\nX` becomes `\\boxed{X}` (the one SSFT answer form)."""
+    text = "\n".join(s.strip("\n") for s in steps if s)
+    head, sep, tail = text.rpartition("# Answer")
+    if not sep:
+        return text
+    answer = tail.strip().split("\n\n")[0].strip()
+    return f"{head.rstrip()}\n\n{prompts.boxed(answer)}" if answer else head.rstrip()
+
+
+def _prm_sample(obj: Any, where: str) -> PRMSample:
+    if not isinstance(obj, dict) or not isinstance(obj.get("question"), dict):
+        raise DataFormatError(f"{where}: expected an object with a 'question' object")
+    question, label = obj["question"], obj.get("label")
+    problem, truth = question.get("problem"), question.get("ground_truth_answer")
+    if not isinstance(problem, str) or not isinstance(truth, str):
+        raise DataFormatError(f"{where}: question.problem / question.ground_truth_answer missing")
+    if isinstance(question.get("pre_generated_steps"), list):  # phase 2: the whole sample
+        steps = [str(s) for s in question["pre_generated_steps"]]
+    else:
+        if not isinstance(label, dict) or not isinstance(label.get("steps"), list):
+            raise DataFormatError(f"{where}: label.steps missing (and no pre_generated_steps)")
+        steps = []
+        for i, step in enumerate(label["steps"]):
+            text, stop = _step_text(step, f"{where} (step {i})")
+            if text:
+                steps.append(text)
+            if stop:
+                break
+    finish = label.get("finish_reason") if isinstance(label, dict) else None
+    solution = normalise_answer_section(steps)
+    return PRMSample(where, problem, truth, solution, extract_answer(solution), finish)
+
+
+def read_prm800k(
+    path: str | os.PathLike,
+    on_error: str = "raise",
+    report: ReadReport | None = None,
+    grade: bool = True,
+    workers: int = 2,
+) -> list[PRMSample]:
+    """PRM800K phase 1/2 lines -> graded samples (`correct` = answer is_equiv ground truth)."""
+    path = pathlib.Path(path)
+    report = report or ReadReport(str(path))
+    out = []
+    for where, obj in _json_lines(path, on_error, report):
+        try:
+            out.append(_prm_sample(obj, where))
+        except DataFormatError as err:
+            _bad(where, str(err).split(": ", 1)[1], on_error, report)
+    report.read += len(out)
+    report.missing_answer += [s.where for s in out if s.answer is None]
+    report.log()
+    return grade_prm(out, workers) if grade else out
+
+
+def grade_prm(samples: list[PRMSample], workers: int = 2) -> list[PRMSample]:
+    """Marks each sample correct when its answer is equivalent to the ground truth."""
+    todo = [i for i, s in enumerate(samples) if s.answer is not None]
+    verdicts = is_equiv_many([(samples[i].ground_truth, samples[i].answer) for i in todo], workers)
+    out = list(samples)
+    for i, ok in zip(todo, verdicts):
+        out[i] = dataclasses.replace(out[i], correct=bool(ok))
+    return out
+
+
+# --------------------------------------------------------------------------- candidate pools
+
+
+def read_graded_candidates(path: str | os.PathLike, workers: int = 2) -> list:
+    """A candidates file (WORKSPACE.md format) -> `verifier_data.GradedProblem`s, samples deduplicated.
+
+    Sample answers come from `sample_answers` where given, else are extracted; correctness is
+    `is_equiv(answer, sample_answer)`.
+    """
+    from mathft_jax.data.verifier_data import GradedProblem  # noqa: PLC0415
+    from mathft_jax.evaluation.candidates import read_candidates  # noqa: PLC0415
+
+    rows = read_candidates(path)
+    pairs, index = [], []
+    for r, row in enumerate(rows):
+        answers = row.sample_answers or tuple(extract_answer(s) for s in row.samples)
+        for s, ans in enumerate(answers):
+            if ans is not None:
+                pairs.append((row.answer, ans))
+                index.append((r, s))
+    verdicts = dict(zip(index, is_equiv_many(pairs, workers)))
+    out = []
+    for r, row in enumerate(rows):
+        good, bad, seen = [], [], set()
+        for s, text in enumerate(row.samples):
+            if text in seen:
+                continue
+            seen.add(text)
+            (good if verdicts.get((r, s), False) else bad).append(text)
+        out.append(GradedProblem(row.unique_id, row.problem, tuple(good), tuple(bad)))
+    return out

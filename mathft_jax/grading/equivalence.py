@@ -36,8 +36,10 @@ _STATS: Counter = Counter()
 
 
 def grading_stats() -> dict[str, int]:
-    """Counters since start (or the last reset): calls, canonical_hits, timeouts, guard_rejections,
-    parse_failures, errors (unexpected exceptions, answered False)."""
+    """Counters since start (or the last reset), per process: calls, canonical_hits, timeouts
+    (budget or worker deadline ran out), guard_rejections (parses or evaluations refused by a size
+    bound), parse_failures (text outside the grammar), errors (unexpected exceptions). Every one of
+    these answered False."""
     return dict(_STATS)
 
 
@@ -220,6 +222,7 @@ def _values(tree: tuple, symbols: list[str], deadline: float) -> list[Any]:
         except latex_parser.DeadlineExceeded:
             raise
         except latex_parser.GuardError:
+            _STATS["guard_rejections"] += 1  # e.g. an exponent tower; this point has no value
             out.append(None)
         if not symbols:
             break

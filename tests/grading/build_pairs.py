@@ -25,8 +25,9 @@ from fractions import Fraction
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
-from mathft_jax.grading.extract import extract_answer  # noqa: E402
 from grading_cases import CASES  # noqa: E402
+
+from mathft_jax.grading.extract import extract_answer  # noqa: E402
 
 _INT = re.compile(r"^-?\d+$")
 _FRAC = re.compile(r"^(-?)\\[dt]?frac\{(\d+)\}\{(\d+)\}$")

@@ -10,6 +10,7 @@ regex or a bounded scan; inputs longer than `MAX_CANONICAL_CHARS` are only strip
 from __future__ import annotations
 
 import re
+import unicodedata
 from fractions import Fraction
 
 MAX_CANONICAL_CHARS = 2000  # longer answers are compared as stripped strings only
@@ -31,11 +32,11 @@ _UNICODE = {
     "\u00b1": "\\pm ",
     "\u222a": "\\cup ",
     "\u2229": "\\cap ",
-    "\u00bd": "(1/2)",
-    "\u2153": "(1/3)",
-    "\u2154": "(2/3)",
-    "\u00bc": "(1/4)",
-    "\u00be": "(3/4)",
+    "\u00bd": "\\frac{1}{2}",
+    "\u2153": "\\frac{1}{3}",
+    "\u2154": "\\frac{2}{3}",
+    "\u00bc": "\\frac{1}{4}",
+    "\u00be": "\\frac{3}{4}",
     "\u00b2": "^2",
     "\u00b3": "^3",
     "\u00b9": "^1",
@@ -81,6 +82,8 @@ _MIXED_NUMBER_RE = re.compile(r"^(-?)(\d+)\\frac\{(\d+)\}\{(\d+)\}$", re.ASCII)
 _LOG_BASE_RE = re.compile(r"\\log_(\d)")
 _VAR_PREFIX_RE = re.compile(r"^[a-zA-Z](?:_\{?\w+\}?)?(?:\([a-z]\))?=(?!=)")
 _COMMAND_RE = re.compile(r"\\[a-zA-Z]+")
+_BOXED_RE = re.compile(r"^\s*\\boxed\s*\{(.*)\}\s*$")
+_CONNECTIVE_RE = re.compile(r"(?<=[\w})\]])\s+(?:or|and)\s+(?=[-\w\\({\[])")
 _COMMAND_SPACE_RE = re.compile(r"(\\[a-zA-Z]+)\s+(?=[a-zA-Z])")
 _SET_MEMBER_RE = re.compile(r"^[a-zA-Z]\\in(?![a-zA-Z])")
 _PLAIN_NUMBER_RE = re.compile(r"^(-?)(\d*\.?\d+)(?:e([-+]?\d{1,4}))?$", re.IGNORECASE | re.ASCII)
@@ -89,8 +92,16 @@ _PLAIN_FRACTION_RE = re.compile(
 )
 
 
+def _ascii_digit(char: str) -> str:
+    return str(unicodedata.digit(char, char)) if char.isdigit() else char
+
+
 def _replace_unicode(text: str) -> str:
     text = _UNICODE_RE.sub(lambda m: _UNICODE[m.group(0)], text)
+    if not text.isascii():
+        # Compatibility forms (`１`, `𝟏`, `ﬁ`) and other scripts' digits (`١`) to ASCII.
+        text = unicodedata.normalize("NFKC", text)
+        text = "".join(_ascii_digit(ch) if ord(ch) > 127 else ch for ch in text)
     # `√2` became `\sqrt2`, `√(x+1)` became `\sqrt(x+1)`: brace a parenthesised radicand.
     return re.sub(r"\\sqrt\(([^()]*)\)", r"\\sqrt{\1}", text)
 
@@ -143,12 +154,15 @@ def canonical_form(answer: str) -> str:
         return text
     text = _replace_unicode(text)
     text = text.replace("\\$", "").replace("$", "")
+    text = _BOXED_RE.sub(r"\1", text)
+    text = text.replace("\\langle", "(").replace("\\rangle", ")")
     text = text.replace("\\%", "").replace("%", "")
     text = _SPACING_RE.sub(" ", text)
     text = _FRAC_ALIAS_RE.sub(r"\\frac", text)
     text = _LOG_BASE_RE.sub(r"\\log_{\1}", text)
     text = _DEGREE_RE.sub("", text)
     text = _strip_text(text)
+    text = _CONNECTIVE_RE.sub(",", text)  # `1 or 2`, `x=1 and x=2`: a list
     text = _BARE_UNIT_RE.sub("", text.strip())
     text = text.replace("{,}", ",").replace("\\dots", "\\ldots").replace("\\cdots", "\\ldots")
     text = text.strip().rstrip(".").strip()

@@ -92,6 +92,8 @@ CASES: dict[str, list[tuple[str, str, bool]]] = {
         ("3 \\pm 2\\sqrt{2}", "3+2\\sqrt2, 3-2\\sqrt2", True),
         ("\\pm 3", "3, -3", True),
         ("\\pm 3", "3", False),
+        ("x=1 \\text{ or } x=2", "1, 2", True),
+        ("x=1 \\text{ or } x=2", "1, 3", False),
     ],
     "matrices_vectors": [
         ("\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", "\\begin{bmatrix}1\\\\2\\end{bmatrix}", True),
@@ -111,6 +113,7 @@ CASES: dict[str, list[tuple[str, str, bool]]] = {
             False,
         ),
         ("\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", "(1,2)", True),
+        ("\\langle 1, 2 \\rangle", "(1,2)", True),
         (
             "\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}",
             "\\begin{pmatrix} 2 \\\\ 1 \\end{pmatrix}",
@@ -175,6 +178,8 @@ CASES: dict[str, list[tuple[str, str, bool]]] = {
         ("\\frac{1}{2}", "½", True),
         ("3\\sqrt{2}", "3√2", True),
         ("\\pi", "π", True),
+        ("\\frac{3}{2}", "1½", True),
+        ("12", "１２", True),
         ("x^2", "x²", True),
         ("-5", "−6", False),
         ("\\sqrt{3}", "√2", False),
@@ -210,8 +215,9 @@ HOSTILE: list[tuple[str, str, bool]] = [
     ("1", "}}}}{{{{", False),
     ("1", "\x00\x01\x02", False),
     ("1", "\u202e1\u202c", False),
-    ("1", "𝟏", False),
-    ("1", "١", False),
+    ("1", "𝟏", True),  # compatibility and other-script digits read as the digit
+    ("1", "١", True),
+    ("1", "\\boxed{1}", True),
     ("-5", "−5", True),
     ("\\sqrt{2}", "√2", True),
     ("90", "90°", True),

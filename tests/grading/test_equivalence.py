@@ -58,7 +58,9 @@ def test_every_category_is_tested() -> None:
     assert set(CASES) <= names
 
 
-@pytest.mark.parametrize("gt, cand, label", HOSTILE, ids=[f"hostile{i}" for i in range(len(HOSTILE))])
+@pytest.mark.parametrize(
+    "gt, cand, label", HOSTILE, ids=[f"hostile{i}" for i in range(len(HOSTILE))]
+)
 def test_hostile_inputs_are_fast_and_correct(gt: str, cand: str, label: bool) -> None:
     start = time.perf_counter()
     assert is_equiv(gt, cand) is label
@@ -67,7 +69,9 @@ def test_hostile_inputs_are_fast_and_correct(gt: str, cand: str, label: bool) ->
     assert time.perf_counter() - start < HOSTILE_LIMIT_S
 
 
-def test_code_in_answers_is_never_run(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_code_in_answers_is_never_run(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import sympy
     import sympy.parsing.sympy_parser as sympy_parser
 
@@ -134,7 +138,13 @@ def test_canonical_form_merges_rewrites(a: str, b: str) -> None:
 
 
 def test_canonical_form_keeps_near_misses_apart() -> None:
-    for a, b in [("(1,2)", "(2,1)"), ("[1,2)", "(1,2)"), ("5", "6"), ("-5", "5"), ("\\frac12", "2")]:
+    for a, b in [
+        ("(1,2)", "(2,1)"),
+        ("[1,2)", "(1,2)"),
+        ("5", "6"),
+        ("-5", "5"),
+        ("\\frac12", "2"),
+    ]:
         assert canonical_form(a) != canonical_form(b)
 
 

@@ -143,14 +143,13 @@ def hf_side(config, prompt: np.ndarray, new_tokens: int) -> Callable[[], object]
 def bench(workload: Workload, repeats: int) -> float:
     """Times both sides interleaved; prints and returns the tokens/s ratio (mathft_jax / HF)."""
     from mathft_jax.models.config import ModelConfig  # noqa: PLC0415
-    from mathft_jax.models.decoder import Decoder  # noqa: PLC0415
+    from mathft_jax.models.transformer import init_params  # noqa: PLC0415
 
     config = ModelConfig(**workload.config_fields)
     prompt = np.random.default_rng(0).integers(3, config.vocab_size, workload.prompt_len)
-    tokens = jnp.asarray(prompt[None], jnp.int32)
-    params = Decoder(config).init(jax.random.PRNGKey(0), tokens, jnp.arange(len(prompt))[None])
+    params = init_params(config, jax.random.PRNGKey(0))
     sides = {
-        "mathft_jax": jax_side(config, params["params"], prompt, workload.new_tokens),
+        "mathft_jax": jax_side(config, params, prompt, workload.new_tokens),
         "hf_generate": hf_side(config, prompt, workload.new_tokens),
     }
     for run in sides.values():

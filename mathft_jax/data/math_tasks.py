@@ -1,8 +1,9 @@
 """MATH, PRM800K and candidate-pool tasks (registered on import of `tasks`).
 
 Data locations come from gin or the environment (`paths.py`); nothing is read until a task's split
-is asked for. PRM800K problems are matched to MATH ids by problem text, so the Lightman split holds
-for them too: MATH-500 problems never reach training.
+is asked for. PRM800K problems are matched to MATH ids by problem text (whitespace collapsed), so the Lightman
+split holds for them too: MATH-500 problems never reach training; unmatched samples are left out
+and counted.
 """
 
 import functools
@@ -12,7 +13,7 @@ import pathlib
 
 import gin
 from mathft_jax.data import paths, problems, prompts, readers, verifier_data
-from mathft_jax.data.tasks import (
+from mathft_jax.data.registry import (
     PAIR_GROUPS,
     VERIFIER_PAIR_GROUPS,
     TextExample,
@@ -61,11 +62,13 @@ def _prm800k_by_split(files: tuple[pathlib.Path, ...], data_dir: str) -> dict[st
     unmatched = 0
     for file in files:
         for sample in readers.read_prm800k(file):
-            split, uid = split_of.get(_key(sample.problem), ("train", None))
-            unmatched += uid is None
-            grouped[split].append((uid or "prm800k/" + _key(sample.problem)[:64], sample))
+            found = split_of.get(_key(sample.problem))
+            if found is None:  # cannot prove it is not a MATH-500 problem: leave it out, counted
+                unmatched += 1
+                continue
+            grouped[found[0]].append((found[1], sample))
     if unmatched:
-        log.warning("PRM800K: %d samples match no MATH problem text; used for training", unmatched)
+        log.warning("PRM800K: %d samples match no MATH problem text and were left out", unmatched)
     return {k: tuple(v) for k, v in grouped.items()}
 
 
@@ -86,6 +89,8 @@ def _math_ssft_prm800k(split: str) -> list[TextExample]:
 def _prm_graded(split: str) -> list[verifier_data.GradedProblem]:
     by_id: dict[str, tuple[str, list, list]] = {}
     for uid, s in _prm_samples(split):
+        if s.finish_reason == "bad_problem":  # the labeler flagged the problem itself as broken
+            continue
         problem, good, bad = by_id.setdefault(uid, (s.problem, [], []))
         target = good if s.correct else bad
         if s.solution not in target:

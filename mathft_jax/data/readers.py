@@ -125,7 +125,7 @@ def read_math_tree(
     root = pathlib.Path(root)
     _check_on_error(on_error)
     report = report or ReadReport(str(root))
-    files = sorted(root.glob("*/*/*.json"), key=lambda p: (p.parts[-3], p.parts[-2], _num_key(p)))
+    files = sorted(root.glob("*/*/*.json"), key=_tree_order)
     if not files:
         raise DataFormatError(f"{root}: no {{train,test}}/{{subject}}/{{n}}.json files")
     out = []
@@ -141,8 +141,11 @@ def read_math_tree(
     return out
 
 
-def _num_key(path: pathlib.Path) -> tuple[int, str]:
-    return (int(path.stem), "") if path.stem.isdigit() else (1 << 30, path.stem)
+def _tree_order(path: pathlib.Path) -> tuple:
+    """train before test (as the jsonl files are read), then subject, then the number in the name."""
+    split, subject, stem = path.parts[-3], path.parts[-2], path.stem
+    number = (int(stem), "") if stem.isdigit() else (1 << 30, stem)
+    return ({"train": 0, "test": 1}.get(split, 2), split, subject, number)
 
 
 def _finish_math(records: list[MathRecord], report: ReadReport) -> None:
@@ -208,7 +211,9 @@ def normalise_answer_section(steps: list[str]) -> str:
     if not sep:
         return text
     answer = tail.strip().split("\n\n")[0].strip()
-    return f"{head.rstrip()}\n\n{prompts.boxed(answer)}" if answer else head.rstrip()
+    if not answer:
+        return head.rstrip()
+    return f"{head.rstrip()}\n\n{prompts.boxed(answer)}" if head.strip() else prompts.boxed(answer)
 
 
 def _prm_sample(obj: Any, where: str) -> PRMSample:

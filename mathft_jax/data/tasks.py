@@ -1,9 +1,8 @@
-"""The task registry: name -> text examples per split, and the built-in tasks.
+"""The built-in tasks (registered on import) and the registry's API, re-exported from `registry.py`.
 
-A task is a function `split -> list[dict[str, str]]` of untokenized examples with `inputs`/`targets`
-(or, for pair tasks, the same per group: `pos_`, `neg_`, `gen_`). The pipeline tokenizes and caches
-them; `seqio_tasks.py` registers the same tasks with seqio for T5X-style use. A mixture concatenates
-its tasks (seqio's default rate: proportional to example counts).
+Every task is a function `split -> list[dict[str, str]]` of untokenized examples; the pipeline
+tokenizes and caches them. A mixture concatenates its tasks (seqio's default rate: proportional
+to example counts).
 
 Built-in names: synth_ssft, synth_eval, synth_verifier_xent, synth_verifier_pairs,
 synth_contrastive_pairs; math_ssft_human, math_ssft_prm800k, math_ssft_mix, math_verifier_xent,
@@ -11,85 +10,24 @@ math_verifier_pairs, math_contrastive_pairs, math500_eval; and `{prefix}_verifie
 `{prefix}_verifier_pairs`, `{prefix}_contrastive_pairs` from `register_verifier_tasks`.
 """
 
-import dataclasses
 import functools
 import logging
-from collections.abc import Callable
 
 import gin
 from mathft_jax.data import prompts, synthetic, verifier_data
-
-TextExample = dict[str, str]
-BuildFn = Callable[[str], list[TextExample]]
-SINGLE = ("",)
-VERIFIER_PAIR_GROUPS = ("pos", "neg", "gen")
-PAIR_GROUPS = ("pos", "neg")
-ALL_SPLITS = ("train", "validation", "test")
-
-
-@dataclasses.dataclass(frozen=True)
-class TextTask:
-    """A registered task: its feature groups and its example builder."""
-
-    name: str
-    build: BuildFn
-    groups: tuple[str, ...] = SINGLE
-    splits: tuple[str, ...] = ALL_SPLITS
-
-    def examples(self, split: str) -> list[TextExample]:
-        """The split's text examples; a clear error for a split the task lacks."""
-        if split not in self.splits:
-            raise ValueError(f"task {self.name!r} has splits {self.splits}, not {split!r}")
-        return self.build(split)
-
-
-_REGISTRY: dict[str, TextTask] = {}
-
-
-def feature_keys(group: str) -> tuple[str, str]:
-    """(inputs key, targets key) of a group: ("inputs", "targets") or ("pos_inputs", "pos_targets")."""
-    return (f"{group}_inputs", f"{group}_targets") if group else ("inputs", "targets")
-
-
-def register_task(
-    name: str,
-    build: BuildFn,
-    groups: tuple[str, ...] = SINGLE,
-    splits: tuple[str, ...] = ALL_SPLITS,
-    replace: bool = False,
-) -> TextTask:
-    """Adds a task; `replace=True` lets a run re-register a name (e.g. after a new sampling round)."""
-    if name in _REGISTRY and not replace:
-        raise ValueError(f"task {name!r} is already registered (pass replace=True to override)")
-    task = TextTask(name, build, tuple(groups), tuple(splits))
-    _REGISTRY[name] = task
-    return task
-
-
-def register_mixture(name: str, task_names: list[str], replace: bool = False) -> TextTask:
-    """A task that concatenates others' examples (all must share feature groups)."""
-    groups = {get_task(t).groups for t in task_names}
-    if len(groups) != 1:
-        raise ValueError(f"mixture {name!r}: tasks {task_names} have different feature groups")
-
-    def build(split: str) -> list[TextExample]:
-        return [ex for t in task_names for ex in get_task(t).examples(split)]
-
-    splits = tuple(s for s in ALL_SPLITS if all(s in get_task(t).splits for t in task_names))
-    return register_task(name, build, groups.pop(), splits, replace=replace)
-
-
-def get_task(name: str) -> TextTask:
-    """The registered task; the error lists what is registered."""
-    if name not in _REGISTRY:
-        raise KeyError(f"unknown task {name!r}; registered: {sorted(_REGISTRY)}")
-    return _REGISTRY[name]
-
-
-def task_names() -> list[str]:
-    """All registered task and mixture names."""
-    return sorted(_REGISTRY)
-
+from mathft_jax.data.registry import (  # noqa: F401 (re-exported: the registry's public API)
+    ALL_SPLITS,
+    PAIR_GROUPS,
+    SINGLE,
+    VERIFIER_PAIR_GROUPS,
+    TextExample,
+    TextTask,
+    feature_keys,
+    get_task,
+    register_mixture,
+    register_task,
+    task_names,
+)
 
 # --------------------------------------------------------------------------- synthetic task
 
@@ -148,4 +86,4 @@ _register_synth()
 from mathft_jax.data import math_tasks  # noqa: E402
 
 math_tasks.register_math_tasks()
-logging.getLogger(__name__).debug("registered %d built-in tasks", len(_REGISTRY))
+logging.getLogger(__name__).debug("registered %d built-in tasks", len(task_names()))

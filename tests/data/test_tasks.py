@@ -1,0 +1,107 @@
+"""Task registry: built-in names, MATH/PRM800K tasks, verifier tasks from a candidates file."""
+
+import json
+
+import pytest
+
+from mathft_jax.data import math_tasks, pipeline, problems, prompts, tasks
+
+BUILT_IN = {
+    "math_ssft_human", "math_ssft_prm800k", "math_ssft_mix", "math_verifier_xent",
+    "math_verifier_pairs", "math_contrastive_pairs", "math500_eval", "synth_ssft", "synth_eval",
+    "synth_verifier_xent", "synth_verifier_pairs", "synth_contrastive_pairs",
+}  # fmt: skip
+
+
+def test_built_in_tasks_are_registered():
+    assert BUILT_IN <= set(tasks.task_names())
+    with pytest.raises(ValueError, match="splits"):
+        tasks.get_task("math500_eval").examples("train")
+
+
+def test_synth_verifier_tasks_label_and_pair_correctly():
+    xent = tasks.get_task("synth_verifier_xent").examples("validation")
+    assert {ex["targets"] for ex in xent} == {"correct", "incorrect"}
+    pair = tasks.get_task("synth_verifier_pairs").examples("validation")[0]
+    assert pair["pos_inputs"].startswith("Here is a math problem: ")
+    assert pair["pos_inputs"] != pair["neg_inputs"] and pair["pos_targets"] == "correct"
+    assert pair["gen_inputs"] == prompts.ssft_prompt(pair["gen_inputs"][9:-11])
+    assert pair["pos_inputs"].split("candidate solution: ")[1].startswith(pair["gen_targets"])
+
+
+def _candidates(path, n_problems=40):
+    with open(path, "w") as f:
+        for i in range(n_problems):
+            samples = [
+                f"s{i}a \\boxed{{{i}}}",
+                f"s{i}b \\boxed{{{i}}}",
+                f"s{i}c \\boxed{{{i + 1}}}",
+            ]
+            row = {"unique_id": f"p{i}", "problem": f"P{i}", "answer": str(i), "samples": samples}
+            f.write(json.dumps(row) + "\n")
+
+
+def test_register_verifier_tasks_from_candidates(tmp_path):
+    _candidates(tmp_path / "c.jsonl")
+    names = math_tasks.register_verifier_tasks(
+        "tst", str(tmp_path / "c.jsonl"), max_per_problem=1, max_pairs_per_problem=2
+    )
+    assert names == ["tst_verifier_xent", "tst_verifier_pairs", "tst_contrastive_pairs"]
+    train, val = (tasks.get_task("tst_verifier_xent").examples(s) for s in ("train", "validation"))
+    assert 0 < len(val) < len(train) and len(train) + len(val) == 80  # cap 1 per label per problem
+    pairs = tasks.get_task("tst_verifier_pairs").examples("train")
+    assert all("c \\boxed" in p["neg_inputs"] and "c \\boxed" not in p["pos_inputs"] for p in pairs)
+    contrastive = tasks.get_task("tst_contrastive_pairs").examples("train")
+    assert contrastive[0]["pos_inputs"] == contrastive[0]["neg_inputs"]
+    assert len(contrastive) == len(pairs) == 2 * len(train) // 2
+    batch = next(
+        pipeline.batch_iterator("tst_verifier_pairs", "train", 4, {"inputs": 64, "targets": 16})
+    )
+    assert set(batch) == {"pos", "neg", "gen"}
+    with pytest.raises(FileNotFoundError, match="candidates_path"):
+        math_tasks.register_verifier_tasks("tst", str(tmp_path / "missing.jsonl"))
+
+
+def test_prm800k_tasks_need_a_location(monkeypatch):
+    monkeypatch.delenv("MATHFT_PRM800K_DIR", raising=False)
+    with pytest.raises(ValueError, match="MATHFT_PRM800K_DIR"):
+        tasks.get_task("math_ssft_prm800k").examples("train")
+
+
+def test_prm800k_tasks_follow_the_lightman_split(tmp_path, monkeypatch, math_data_dir):
+    monkeypatch.setenv("MATHFT_DATA_DIR", str(math_data_dir))
+    train, val, test = (
+        problems.load_problems("math", s)[0] for s in ("train", "validation", "test")
+    )
+    lines = []
+    for problem, answer in (
+        (train.problem, "2"),
+        (val.problem, "3"),
+        (test.problem, "x"),
+        ("?", "1"),
+    ):
+        for final in (answer, "wrong"):
+            lines.append(
+                {
+                    "question": {"problem": problem, "ground_truth_answer": answer},
+                    "label": {
+                        "steps": [
+                            {
+                                "completions": [{"text": f"# Answer\n\n{final}"}],
+                                "chosen_completion": 0,
+                            }
+                        ],
+                        "finish_reason": "solution",
+                    },
+                }
+            )
+    (tmp_path / "phase1_train.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    monkeypatch.setenv("MATHFT_PRM800K_DIR", str(tmp_path))
+    ssft = tasks.get_task("math_ssft_prm800k").examples("train")
+    assert ssft == [{"inputs": prompts.ssft_prompt(train.problem), "targets": "\\boxed{2}"}]
+    val_ssft = tasks.get_task("math_ssft_prm800k").examples("validation")
+    assert val_ssft == [{"inputs": prompts.ssft_prompt(val.problem), "targets": "\\boxed{3}"}]
+    xent = tasks.get_task("math_verifier_xent").examples("train")
+    # Only the train problem's two samples: MATH-500 and unmatched problems are left out.
+    assert sorted(x["targets"] for x in xent) == ["correct", "incorrect"]
+    assert all(train.problem in x["inputs"] for x in xent)

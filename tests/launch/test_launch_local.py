@@ -1,0 +1,109 @@
+"""launch/local.sh: commands per process, failure handling, and a real 2-process JAX job on loopback."""
+
+import json
+import pathlib
+import shlex
+import socket
+import sys
+
+import pytest
+
+HERE = pathlib.Path(__file__).resolve().parent
+
+
+def _lines(stdout: str) -> list[list[str]]:
+    return [shlex.split(line) for line in stdout.splitlines() if line.strip()]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_single_process_dry_run(run_script):
+    result = run_script("local.sh", ["--stage", "decode", "--gin_file=gin/decode.gin", "--dry_run"])
+    assert result.returncode == 0, result.stderr
+    assert _lines(result.stdout) == [
+        ["env", "python3", "-m", "mathft_jax.decode", "--gin_file=gin/decode.gin"]
+    ]
+
+
+def test_multi_process_dry_run_gives_each_process_its_id(run_script):
+    args = ["--num_processes=2", "--devices_per_process=4", "--port=9100", "--stage=train"]
+    args += ["--gin_file", "gin/ssft.gin", "--gin.MODEL_DIR=runs/x", "--env", "MATHFT_DATA_DIR=/d"]
+    result = run_script("local.sh", [*args, "--dry_run"])
+    assert result.returncode == 0, result.stderr
+    expected = [
+        [
+            "env", "JAX_PLATFORMS=cpu", "XLA_FLAGS=--xla_force_host_platform_device_count=4",
+            "JAX_CPU_COLLECTIVES_IMPLEMENTATION=gloo", "MATHFT_COORDINATOR_ADDRESS=127.0.0.1:9100",
+            "MATHFT_NUM_PROCESSES=2", f"MATHFT_PROCESS_ID={i}", "MATHFT_DATA_DIR=/d",
+            "python3", "-m", "mathft_jax.train", "--gin_file=gin/ssft.gin", "--gin.MODEL_DIR=runs/x",
+            "--coordinator_address=127.0.0.1:9100", "--num_processes=2", f"--process_id={i}",
+        ]
+        for i in range(2)
+    ]  # fmt: skip
+    assert _lines(result.stdout) == expected
+
+
+def test_fake_python_runs_once_per_process(run_script, fakes, tmp_path):
+    fakes.add("python3")
+    args = ["--num_processes", "3", "--stage", "score", "--gin_file", "gin/score.gin"]
+    args += ["--python", str(fakes.bin / "python3"), "--log_dir", str(tmp_path / "logs")]
+    result = run_script("local.sh", args)
+    assert result.returncode == 0, result.stderr
+    calls = sorted(fakes.calls(), key=lambda c: c[-1]["MATHFT_PROCESS_ID"])
+    # Only the trainer takes distributed flags; every stage gets them in env.
+    assert [c[:-1] for c in calls] == [
+        ["python3", "-m", "mathft_jax.score", "--gin_file=gin/score.gin"]
+    ] * 3
+    assert [c[-1]["MATHFT_PROCESS_ID"] for c in calls] == ["0", "1", "2"]
+    assert {c[-1]["MATHFT_NUM_PROCESSES"] for c in calls} == {"3"}
+    assert sorted(p.name for p in (tmp_path / "logs").iterdir()) == [
+        f"process_{i}.log" for i in range(3)
+    ]
+
+
+def test_a_failing_process_stops_the_job_and_shows_its_log(run_script, tmp_path):
+    fake = tmp_path / "py"
+    fake.write_text(
+        "#!/bin/bash\n"
+        'if [[ $MATHFT_PROCESS_ID == 1 ]]; then echo "boom in 1"; exit 3; fi\n'
+        "exec sleep 30\n"  # the healthy process would wait forever for its peer
+    )
+    fake.chmod(0o755)
+    args = ["--num_processes", "2", "--module", "anything", "--python", str(fake)]
+    result = run_script("local.sh", [*args, "--log_dir", str(tmp_path / "logs")])
+    assert result.returncode == 3
+    assert "process 1 failed (exit 3)" in result.stderr and "boom in 1" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "--stage STAGE"),
+        (["--stage", "train", "--module", "m"], "not both"),
+        (["--stage", "fit"], "--stage 'fit' is not one of"),
+        (["--module", "m", "--num_processes", "0"], "--num_processes must be >= 1"),
+        (["--module", "m", "--devices_per_process", "x"], "--devices_per_process must be >= 1"),
+    ],
+)
+def test_bad_arguments_fail_clearly(run_script, args, message):
+    result = run_script("local.sh", args)
+    assert result.returncode == 2 and message in result.stderr
+
+
+def test_two_processes_form_one_jax_job_over_gloo(run_script, tmp_path):
+    """A real multi-host job on fake CPU devices: a cross-process sum sees every device."""
+    args = ["--num_processes", "2", "--devices_per_process", "2", "--port", str(_free_port())]
+    args += ["--module", "distributed_probe", "--env", f"PYTHONPATH={HERE}"]
+    args += ["--python", sys.executable, "--log_dir", str(tmp_path)]
+    result = run_script("local.sh", args)
+    assert result.returncode == 0, result.stderr
+    outputs = []
+    for i in range(2):
+        lines = (tmp_path / f"process_{i}.log").read_text().splitlines()
+        outputs.append(json.loads(next(line for line in lines if line.startswith("{"))))
+    # Process p holds (p + 1) on each of its 2 devices: 1 + 1 + 2 + 2.
+    assert outputs == [{"process": i, "processes": 2, "devices": 4, "sum": 6.0} for i in range(2)]

@@ -25,6 +25,7 @@ from mathft_jax.grading.normalize import MAX_CANONICAL_CHARS, canonical_form, nu
 
 BUDGET_S = 1.0  # cooperative per-call budget; `is_equiv_many` adds a hard 2 s process deadline
 _REL_TOL = mpmath.mpf("1e-28")
+_ZERO_TOL = mpmath.mpf("1e-36")
 _MAX_ITEMS = 40  # elements of a list/tuple/matrix
 _POINTS = (
     (0.5772156649015329, 1.3247179572447460, 2.2360679774997897, 0.9189385332046727, 1.6180339887),
@@ -207,7 +208,11 @@ def _is_text(text: str) -> bool:
 def _close(u: Any, v: Any) -> bool:
     if not (mpmath.isfinite(u) and mpmath.isfinite(v)):
         return u == v
-    return abs(u - v) <= _REL_TOL * max(1, abs(u), abs(v))
+    # Relative, so 1/2^98 and 1/3^98 differ; the absolute floor against an exact zero only absorbs 40-digit round-off of
+    # answers that are exactly zero (sin(pi) evaluates to about 1e-41).
+    if u == 0 or v == 0:
+        return abs(u - v) < _ZERO_TOL
+    return abs(u - v) <= _REL_TOL * max(abs(u), abs(v))
 
 
 def _values(tree: tuple, symbols: list[str], deadline: float) -> list[Any]:

@@ -24,9 +24,10 @@ MAX_CHARS = 600  # a MATH answer is rarely over 100 characters
 MAX_TOKENS = 300
 MAX_DEPTH = 40
 MAX_NODES = 400
-MAX_EXPONENT = 10_000  # |b| in a^b when |a| is not 0 or 1
-MAX_LOG10_MAGNITUDE = 10_000  # |log10(value)| of any intermediate value
-MAX_FACTORIAL = 2_000
+# Values are 40-digit floats, so size costs nothing until an exponent itself gets huge: bound that.
+MAX_EXPONENT = 1_000_000  # |b| in a^b when |a| is not 0 or 1
+MAX_LOG10_MAGNITUDE = 10_000_000  # |log10(value)| of any intermediate value
+MAX_FACTORIAL = 100_000
 PRECISION_DPS = 40
 
 Node = tuple
@@ -223,6 +224,10 @@ class _Parser:
         """A command argument: `{...}` or a single token (`\\frac12`, `\\sqrt2`)."""
         if self.peek() == "{":
             return self.group("{")
+        tok = self.peek()
+        if tok is not None and tok.isdigit() and len(tok) > 1:  # TeX takes one digit: \frac12
+            self.tokens[self.pos] = tok[1:]
+            return self.node("num", tok[0])
         return self.postfix()
 
     def atom(self) -> Node:
@@ -247,7 +252,7 @@ class _Parser:
         if tok in ("(", "[", "{", "\\{", "\\lfloor", "\\lceil"):
             inner = self.group(tok)
             if tok in ("\\lfloor", "\\lceil"):
-                return self.node("fn", tok[2:], [inner])
+                return self.node("fn", tok[1:], [inner])
             return inner
         if tok == "|":
             self.take()

@@ -170,6 +170,9 @@ CASES: dict[str, list[tuple[str, str, bool]]] = {
         ("2^{10}", "1023", False),
         ("\\log_2 8", "3", True),
         ("|-3|", "3", True),
+        ("\\frac{1}{2^{98}}", "\\frac{1}{3^{98}}", False),
+        ("\\frac{1}{2004!}", "\\frac{1}{2004 \\cdot 2003!}", True),
+        ("\\sin \\pi", "0", True),
     ],
     "unicode": [
         ("-5", "−5", True),

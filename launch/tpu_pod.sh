@@ -10,9 +10,9 @@
 #      or, with --git_url, `git clone` + checkout of --ref on each worker;
 #   2. on all workers: unpack, `pip install -e . jax[tpu]` (skip with --skip_setup);
 #   3. on all workers at once: `python3 -m mathft_jax.STAGE` with the gin flags. Every TPU worker is
-#      one JAX process; the trainer gets `--multihost` (and every stage env MATHFT_MULTIHOST=1), so it
-#      calls `jax.distributed.initialize()` with no arguments: on TPU, JAX reads the coordinator,
-#      process count and id from the TPU metadata.
+#      one JAX process. Each stage gets env MATHFT_MULTIHOST=1, which asks it to call
+#      `jax.distributed.initialize()` with no arguments: on TPU, JAX reads the coordinator, process
+#      count and id from the TPU metadata (no flag: the entry points reject flags they do not know).
 # MODEL_DIR must be on GCS (gs://...): all workers write one orbax checkpoint through tensorstore.
 # Only committed code is shipped in scp mode (git archive of --ref, default HEAD).
 set -euo pipefail
@@ -165,7 +165,6 @@ if [[ $SKIP_SETUP == 0 ]]; then
 fi
 
 STAGE_ARGS=("${GIN_ARGS[@]}" "${EXTRA_ARGS[@]}")
-if [[ $STAGE == train ]]; then STAGE_ARGS+=(--multihost); fi
 STAGE_CMD=$(quote_all env MATHFT_MULTIHOST=1 "${ENV_ARGS[@]}" python3 -m "mathft_jax.$STAGE" \
   "${STAGE_ARGS[@]}")
 run "${GCLOUD[@]}" ssh "$TPU" "${TARGET[@]}" --command="cd $(quote_all "$WORKDIR") && $STAGE_CMD"

@@ -26,13 +26,13 @@ SETUP = (
 RUN = (
     "cd mathft_jax && env MATHFT_MULTIHOST=1 MATHFT_DATA_DIR=gs://bucket/math python3 -m "
     "mathft_jax.train --gin_file=gin/models/tiny.gin --gin_file=gin/ssft.gin --gin.TRAIN_STEPS=20 "
-    "'--gin.MIXTURE_OR_TASK_NAME=math ssft'\\''s' --gin.MODEL_DIR=gs://bucket/runs/ssft --multihost"
+    "'--gin.MIXTURE_OR_TASK_NAME=math ssft'\\''s' --gin.MODEL_DIR=gs://bucket/runs/ssft"
 )
 STAGE_WORDS = [
     "env", "MATHFT_MULTIHOST=1", "MATHFT_DATA_DIR=gs://bucket/math",
     "python3", "-m", "mathft_jax.train",
     "--gin_file=gin/models/tiny.gin", "--gin_file=gin/ssft.gin", "--gin.TRAIN_STEPS=20",
-    "--gin.MIXTURE_OR_TASK_NAME=math ssft's", "--gin.MODEL_DIR=gs://bucket/runs/ssft", "--multihost",
+    "--gin.MIXTURE_OR_TASK_NAME=math ssft's", "--gin.MODEL_DIR=gs://bucket/runs/ssft",
 ]  # fmt: skip
 
 
@@ -103,7 +103,7 @@ def test_git_mode_decode_stage_without_project(run_script, fakes):
     stage = (
         "cd code/mft && env MATHFT_MULTIHOST=1 python3 -m mathft_jax.decode "
         "--gin_file=gin/decode.gin --extra=1"
-    )  # no --multihost: only the trainer takes it
+    )
     target = ["--zone=z1", "--worker=all"]
     assert fakes.calls() == [
         [*GCLOUD, "ssh", "pod-2", *target, f"--command={setup}"],

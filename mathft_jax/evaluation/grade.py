@@ -129,8 +129,7 @@ def grade_all(
         if now - last >= progress_every_s or len(out) == len(rows):
             if now - start >= progress_every_s:
                 print(
-                    f"\rgraded {len(out)}/{len(rows)} problems in {now - start:.1f}s",
-                    end="\n" if len(out) == len(rows) else "",
+                    f"graded {len(out)}/{len(rows)} problems in {now - start:.1f}s",
                     file=sys.stderr,
                     flush=True,
                 )

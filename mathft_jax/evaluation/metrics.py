@@ -22,6 +22,7 @@ SCR scores every sample of the top-K clusters (the paper's procedure), not one p
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 
@@ -41,34 +42,59 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - float(np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
 
 
-def sample_correct(assignment: np.ndarray, cluster_correct: np.ndarray) -> np.ndarray:
+def sample_correct(assignment: Sequence[int], cluster_correct: Sequence[bool]) -> np.ndarray:
     """Per-sample correctness: the sample's cluster is correct; no answer is wrong."""
-    assignment = np.asarray(assignment)
-    correct = np.asarray(cluster_correct, dtype=bool)
-    out = np.zeros(assignment.shape, dtype=bool)
-    answered = assignment >= 0
-    out[answered] = correct[assignment[answered]]
-    return out
+    return np.array([a >= 0 and bool(cluster_correct[a]) for a in assignment], dtype=bool)
 
 
-def _counts(assignment: np.ndarray, num_clusters: int) -> np.ndarray:
-    answered = assignment[assignment >= 0]
-    return np.bincount(answered, minlength=num_clusters)
+@dataclasses.dataclass
+class _Table:
+    """What the metrics need from one set of samples, per present cluster (pure Python: these
+    sets are small and are built thousands of times per problem, where NumPy's call overhead
+    dominates)."""
+
+    counts: dict[int, int]
+    best: dict[int, float]  # highest verifier score in the cluster
+    ties: dict[int, int]  # how many of its samples reach it
+    sums: dict[int, float]  # sum of its verifier scores
 
 
-def top_k_split(counts: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, int]:
+def _table(assignment: Sequence[int], scores: Sequence[float] | None) -> _Table:
+    counts: dict[int, int] = {}
+    best: dict[int, float] = {}
+    ties: dict[int, int] = {}
+    sums: dict[int, float] = {}
+    for i, a in enumerate(assignment):
+        if a < 0:
+            continue
+        counts[a] = counts.get(a, 0) + 1
+        if scores is None:
+            continue
+        s = float(scores[i])
+        sums[a] = sums.get(a, 0.0) + s
+        b = best.get(a)
+        if b is None or s > b:
+            best[a], ties[a] = s, 1
+        elif s == b:
+            ties[a] += 1
+    return _Table(counts, best, ties, sums)
+
+
+def top_k_split(counts: dict[int, int], k: int) -> tuple[list[int], list[int], int]:
     """The top-K clusters by count under the random tie rule.
 
+    Args:
+      counts: samples per present cluster.
     Returns (sure, tied, r): clusters surely in the top K, the clusters tied at the K-th count,
-    and how many of the tied ones are drawn (uniformly). With fewer than K non-empty clusters all
-    are sure and r = 0.
+    and how many of the tied ones are drawn (uniformly). With at most K clusters all are sure
+    and r = 0.
     """
-    present = np.flatnonzero(counts > 0)
+    present = sorted(counts)
     if len(present) <= k:
-        return present, np.array([], dtype=int), 0
-    threshold = np.sort(counts[present])[::-1][k - 1]
-    sure = present[counts[present] > threshold]
-    tied = present[counts[present] == threshold]
+        return present, [], 0
+    threshold = sorted(counts.values(), reverse=True)[k - 1]
+    sure = [c for c in present if counts[c] > threshold]
+    tied = [c for c in present if counts[c] == threshold]
     return sure, tied, k - len(sure)
 
 
@@ -79,106 +105,106 @@ def _hit_probability(m: int, correct: int, r: int) -> float:
     return 1.0 - math.comb(m - correct, r) / math.comb(m, r)
 
 
-def maj_at_k(assignment: np.ndarray, cluster_correct: np.ndarray, k: int) -> float:
-    """MajK@N: a correct cluster is among the K most frequent clusters (expected, tie rule)."""
-    correct = np.asarray(cluster_correct, dtype=bool)
-    sure, tied, r = top_k_split(_counts(np.asarray(assignment), len(correct)), k)
-    if correct[sure].any():
+def _maj(table: _Table, correct: Sequence[bool], k: int) -> float:
+    sure, tied, r = top_k_split(table.counts, k)
+    if any(correct[c] for c in sure):
         return 1.0
-    return _hit_probability(len(tied), int(correct[tied].sum()), r)
+    return _hit_probability(len(tied), sum(bool(correct[c]) for c in tied), r)
 
 
-def rerank(scores: np.ndarray, correct: np.ndarray) -> float:
+def maj_at_k(assignment: Sequence[int], cluster_correct: Sequence[bool], k: int) -> float:
+    """MajK@N: a correct cluster is among the K most frequent clusters (expected, tie rule)."""
+    return _maj(_table(assignment, None), cluster_correct, k)
+
+
+def rerank(scores: Sequence[float], correct: Sequence[bool]) -> float:
     """Best-of-N by verifier: accuracy of the top-scored sample, ties averaged."""
     if len(scores) == 0:
         return 0.0
-    top = scores == scores.max()
-    return float(correct[top].mean())
+    top = max(scores)
+    hits = [bool(c) for s, c in zip(scores, correct) if s == top]
+    return sum(hits) / len(hits)
 
 
-def weighted_vote(assignment: np.ndarray, cluster_correct: np.ndarray, scores: np.ndarray) -> float:
+def _weighted(table: _Table, correct: Sequence[bool]) -> float:
+    if not table.sums:
+        return 0.0
+    top = max(table.sums.values())
+    tol = 1e-12 * max(1.0, abs(top))
+    best = [c for c, w in table.sums.items() if w >= top - tol]
+    return sum(bool(correct[c]) for c in best) / len(best)
+
+
+def weighted_vote(
+    assignment: Sequence[int], cluster_correct: Sequence[bool], scores: Sequence[float]
+) -> float:
     """Verifier-weighted voting: the cluster with the largest sum of scores (ties averaged).
 
     Sums equal to 1e-12 (relative) count as tied, so summation order cannot split a tie.
     """
-    correct = np.asarray(cluster_correct, dtype=bool)
-    answered = assignment >= 0
-    if not answered.any():
-        return 0.0
-    present = np.flatnonzero(_counts(assignment, len(correct)) > 0)
-    sums = np.bincount(assignment[answered], weights=scores[answered], minlength=len(correct))
-    weights = sums[present]
-    top = weights.max()
-    best = present[weights >= top - 1e-12 * max(1.0, abs(top))]
-    return float(correct[best].mean())
+    return _weighted(_table(assignment, scores), cluster_correct)
 
 
-def _cluster_best(
-    assignment: np.ndarray, scores: np.ndarray, clusters: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per cluster in `clusters`: its best score and how many of its samples reach it."""
-    answered = assignment >= 0
-    ids, vals = assignment[answered], scores[answered]
-    size = int(ids.max()) + 1
-    best = np.full(size, -np.inf)
-    np.maximum.at(best, ids, vals)
-    ties = np.bincount(ids[vals == best[ids]], minlength=size)
-    return best[clusters], ties[clusters]
-
-
-def scr_at_k(
-    assignment: np.ndarray, cluster_correct: np.ndarray, scores: np.ndarray, k: int
-) -> tuple[float, float]:
-    """SCR-K: re-rank only the samples of the top-K clusters. Returns (accuracy, samples scored).
-
-    Exact expectation over the random choice of the clusters tied at the K-th count and over
-    ties in verifier score. Only each cluster's best score matters: walk the distinct best
-    scores downwards; at each level, the drawn subset of tied clusters either contains a cluster
-    reaching it (stop) or does not (go lower, knowing those clusters were not drawn).
-    """
-    assignment = np.asarray(assignment)
-    correct = np.asarray(cluster_correct, dtype=bool)
-    counts = _counts(assignment, len(correct))
+def _scr(table: _Table, correct: Sequence[bool], k: int) -> tuple[float, float]:
+    counts = table.counts
     sure, tied, r = top_k_split(counts, k)
-    cost = float(counts[sure].sum()) + (r / len(tied) * float(counts[tied].sum()) if r else 0.0)
-    if len(sure) + len(tied) == 0:
+    if not sure and not tied:
         return 0.0, 0.0
-    if r == 0:
-        tied = np.array([], dtype=int)
-    clusters = np.concatenate([sure, tied])
-    best, ties = _cluster_best(assignment, scores, clusters)
-    is_sure = np.arange(len(clusters)) < len(sure)
+    cost = float(sum(counts[c] for c in sure))
+    if r:
+        cost += r / len(tied) * sum(counts[c] for c in tied)
+    else:
+        tied = []
+    sure_set = set(sure)
+    levels: dict[float, list[int]] = {}
+    for c in (*sure, *tied):
+        levels.setdefault(table.best[c], []).append(c)
     remaining = len(tied)  # tied clusters not yet known to be undrawn
     reach = 1.0  # P(no drawn cluster reaches a higher level)
     total = 0.0
-    for level in np.unique(best)[::-1]:
+    for level in sorted(levels, reverse=True):
         if reach == 0.0:  # some drawn cluster surely reached a higher level
             break
-        at = best == level
-        sure_t = int(ties[at & is_sure].sum())
-        sure_c = int((ties * correct[clusters])[at & is_sure].sum())
-        tied_at = np.flatnonzero(at & ~is_sure)
-        # Distribution of (drawn count x, sum ties, sum correct ties) over subsets of tied_at.
+        at = levels[level]
+        sure_t = sum(table.ties[c] for c in at if c in sure_set)
+        sure_c = sum(table.ties[c] for c in at if c in sure_set and correct[c])
+        tied_at = [c for c in at if c not in sure_set]
+        # Subsets of tied_at by (drawn count, samples at the level, correct ones): ways.
         states: dict[tuple[int, int, int], int] = {(0, 0, 0): 1}
-        for j in tied_at:
-            t, c = int(ties[j]), int(ties[j]) * int(correct[clusters[j]])
+        for c in tied_at:
+            t = table.ties[c]
+            tc = t if correct[c] else 0
             nxt = dict(states)
             for (x, st, sc), ways in states.items():
-                key = (x + 1, st + t, sc + c)
+                key = (x + 1, st + t, sc + tc)
                 nxt[key] = nxt.get(key, 0) + ways
             states = nxt
         denom = math.comb(remaining, r)
         rest = remaining - len(tied_at)
         for (x, st, sc), ways in states.items():
-            if sure_t + st == 0:
+            if sure_t + st == 0 or x > r:
                 continue
-            p = ways * math.comb(rest, r - x) / denom if r >= x else 0.0
+            p = ways * math.comb(rest, r - x) / denom
             total += reach * p * (sure_c + sc) / (sure_t + st)
         if sure_t:
             break
         reach *= math.comb(rest, r) / denom
         remaining = rest
     return total, cost
+
+
+def scr_at_k(
+    assignment: Sequence[int], cluster_correct: Sequence[bool], scores: Sequence[float], k: int
+) -> tuple[float, float]:
+    """SCR-K: re-rank only the samples of the top-K clusters. Returns (accuracy, samples scored).
+
+    Exact expectation over the random choice of the clusters tied at the K-th count and over
+    ties in verifier score. The chosen sample's correctness is its cluster's, so only each
+    cluster's best score matters: walk the distinct best scores downwards; at each level, the
+    drawn subset of tied clusters either contains a cluster reaching it (stop) or does not (go
+    lower, knowing those clusters were not drawn).
+    """
+    return _scr(_table(assignment, scores), cluster_correct, k)
 
 
 def problem_metrics(
@@ -188,22 +214,23 @@ def problem_metrics(
     scores: Sequence[float] | None = None,
 ) -> dict[str, float]:
     """Every metric for one problem on one set of samples (see the module docstring)."""
-    assignment = np.asarray(assignment, dtype=int)
-    cluster_correct = np.asarray(cluster_correct, dtype=bool)
-    correct = sample_correct(assignment, cluster_correct)
+    assignment = [int(a) for a in assignment]
+    correct = [bool(c) for c in cluster_correct]
+    scores = None if scores is None else [float(s) for s in scores]
+    table = _table(assignment, scores)
+    num_correct = sum(table.counts[c] for c in table.counts if correct[c])
     out = {
-        "mean_acc": float(correct.mean()) if len(correct) else 0.0,
-        "pass@n": float(correct.any()),
+        "mean_acc": num_correct / len(assignment) if assignment else 0.0,
+        "pass@n": float(num_correct > 0),
     }
     for k in ks:
-        out[f"maj{k}"] = maj_at_k(assignment, cluster_correct, k)
+        out[f"maj{k}"] = _maj(table, correct, k)
     if scores is not None:
-        scores = np.asarray(scores, dtype=float)
-        out["rerank_all"] = rerank(scores, correct)
+        out["rerank_all"] = rerank(scores, [a >= 0 and correct[a] for a in assignment])
         out["cost_rerank_all"] = float(len(scores))
-        out["weighted_vote"] = weighted_vote(assignment, cluster_correct, scores)
+        out["weighted_vote"] = _weighted(table, correct)
         for k in ks:
-            out[f"scr{k}"], out[f"cost_scr{k}"] = scr_at_k(assignment, cluster_correct, scores, k)
+            out[f"scr{k}"], out[f"cost_scr{k}"] = _scr(table, correct, k)
     return out
 
 
@@ -227,11 +254,15 @@ def subset_metrics(
     if n == pool:
         return problem_metrics(assignment, cluster_correct, ks, scores)
     score_arr = None if scores is None else np.asarray(scores, dtype=float)
+    # [num_subsets, n]: each row a uniform n-subset (first n of a random permutation), sorted.
+    subsets = np.sort(np.argsort(rng.random((num_subsets, pool)), axis=1)[:, :n], axis=1)
     totals: dict[str, float] = {}
-    for _ in range(num_subsets):
-        idx = np.sort(rng.choice(pool, size=n, replace=False))
+    for idx in subsets:
         m = problem_metrics(
-            assignment[idx], cluster_correct, ks, None if score_arr is None else score_arr[idx]
+            assignment[idx].tolist(),
+            cluster_correct,
+            ks,
+            None if score_arr is None else score_arr[idx].tolist(),
         )
         for key, value in m.items():
             totals[key] = totals.get(key, 0.0) + value

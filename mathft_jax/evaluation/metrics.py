@@ -18,6 +18,8 @@ Metric names (keys of the dicts returned by `problem_metrics`):
   weighted_vote the cluster with the largest sum of verifier scores is correct
   cost_rerank_all, cost_scr{k}  samples the verifier must score (expected, under the tie rule).
 SCR scores every sample of the top-K clusters (the paper's procedure), not one per distinct answer.
+Samples without an answer are scored by re-rank-all (and are wrong if picked) but never by SCR.
+SCR-1 equals Maj1@N: correctness is per cluster, so re-ranking inside one cluster cannot change it.
 """
 
 from __future__ import annotations

@@ -1,6 +1,9 @@
 """Summary, report and the evaluate CLI end to end (tiny file with a fake grader; real pools)."""
 
 import json
+import pathlib
+import subprocess
+import sys
 
 import pytest
 from absl import flags
@@ -9,6 +12,8 @@ from eval_fakes import CountingGrader
 from mathft_jax import evaluate
 from mathft_jax.evaluation import grade, summary
 from mathft_jax.evaluation.candidates import Candidates, read_candidates, write_candidates
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def _rows(with_greedy: bool):
@@ -130,3 +135,13 @@ def test_real_pool_clustering_cases(pools_dir):
     assert by_answer["\\text{East}"] == by_answer["\\text{east}"] == by_answer["east"]
     assert graded.cluster_correct[by_answer["east"]]
     assert by_answer["west"] != by_answer["east"]
+
+
+def test_evaluation_never_imports_jax_or_tensorflow():
+    code = (
+        "import sys, mathft_jax.evaluate, mathft_jax.benchmarks.grading\n"
+        "from mathft_jax.evaluation import candidates, clustering, grade, metrics, report, summary\n"
+        "bad = sorted(m for m in ('jax', 'tensorflow', 'flax') if m in sys.modules)\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO_ROOT)

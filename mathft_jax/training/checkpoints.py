@@ -1,0 +1,182 @@
+"""Orbax checkpoints of a stage, the resume/initial-checkpoint precedence, and `load_params`.
+
+Layout of a stage's MODEL_DIR:
+  checkpoints/<step>/{params,opt_state}   orbax steps (async, atomic finalize; last K + best kept)
+  run_info.json                           {"stage", "initial_checkpoint"} written on a fresh start
+  best_checkpoint.json                    {"step", "metric", "value", "path"} of the best so far
+A half-written step keeps orbax's temporary name until finalized, so it is never listed as a step.
+
+    python -m pytest -q tests/training/test_checkpoints.py
+"""
+
+import json
+import logging
+import os
+from typing import Any
+
+import jax
+import orbax.checkpoint as ocp
+
+log = logging.getLogger(__name__)
+
+CHECKPOINTS = "checkpoints"
+RUN_INFO = "run_info.json"
+BEST = "best_checkpoint.json"
+
+
+def make_manager(
+    model_dir: str, keep_last: int = 2, best_metric: str | None = None, best_mode: str = "min"
+) -> ocp.CheckpointManager:
+    """Async manager keeping the `keep_last` latest steps and the best by `best_metric`."""
+    pp = ocp.checkpoint_managers.preservation_policy
+    policies = [pp.LatestN(n=keep_last)]
+    if best_metric:
+        policies.append(
+            pp.BestN(
+                get_metric_fn=lambda m: m[best_metric],
+                reverse=best_mode == "min",
+                n=1,
+                keep_checkpoints_without_metrics=False,
+            )
+        )
+    options = ocp.CheckpointManagerOptions(
+        preservation_policy=pp.AnyPreservationPolicy(policies),
+        enable_async_checkpointing=True,
+        create=True,
+    )
+    return ocp.CheckpointManager(
+        os.path.join(os.path.abspath(model_dir), CHECKPOINTS),
+        item_names=("params", "opt_state"),
+        options=options,
+    )
+
+
+def save(
+    manager: ocp.CheckpointManager, step: int, state: Any, metrics: dict | None = None, force=False
+) -> bool:
+    """Starts an async save of params and optimizer state (data position = step)."""
+    args = ocp.args.Composite(
+        params=ocp.args.StandardSave(state.params),
+        opt_state=ocp.args.StandardSave(state.opt_state),
+    )
+    return manager.save(step, args=args, metrics=metrics, force=force)
+
+
+def restore(manager: ocp.CheckpointManager, step: int, abstract_state: Any) -> tuple[Any, Any]:
+    """(params, opt_state) of `step`, placed like the abstract arrays (ShapeDtypeStruct+sharding)."""
+    out = manager.restore(
+        step,
+        args=ocp.args.Composite(
+            params=ocp.args.StandardRestore(abstract_state.params),
+            opt_state=ocp.args.StandardRestore(abstract_state.opt_state),
+        ),
+    )
+    return out["params"], out["opt_state"]
+
+
+def read_json(path: str) -> dict | None:
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def write_json(path: str, obj: dict) -> None:
+    """Atomic write (tmp + rename) so a crash never leaves half a JSON file."""
+    if jax.process_index() != 0:
+        return
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=1)
+    os.replace(tmp, path)
+
+
+def decide_start(
+    model_dir: str,
+    stage: str,
+    initial_checkpoint: str | None,
+    latest_step: int | None,
+    allow_initial_mismatch: bool = False,
+) -> tuple[str, str]:
+    """Which start a run takes: ("resume" | "initial" | "scratch", reason), logged loudly.
+
+    Resume only when MODEL_DIR holds a checkpoint of *this* stage. A different stage's checkpoints
+    in MODEL_DIR are an error (chain stages through INITIAL_CHECKPOINT_PATH, each in its own dir).
+    On resume, an INITIAL_CHECKPOINT_PATH other than the recorded one is refused (or, with
+    `allow_initial_mismatch`, warned about), since it would be silently ignored.
+    """
+    info = read_json(os.path.join(model_dir, RUN_INFO))
+    init = os.path.abspath(initial_checkpoint) if initial_checkpoint else None
+    if latest_step is not None:
+        recorded_stage = (info or {}).get("stage")
+        if recorded_stage != stage:
+            raise ValueError(
+                f"MODEL_DIR={model_dir} holds checkpoints of stage {recorded_stage!r}, not {stage!r}; "
+                "give this stage its own MODEL_DIR and start it via INITIAL_CHECKPOINT_PATH"
+            )
+        recorded = (info or {}).get("initial_checkpoint")
+        if init and init != recorded:
+            msg = (
+                f"resuming {model_dir} at step {latest_step}, which started from {recorded!r}, but "
+                f"INITIAL_CHECKPOINT_PATH={init!r} was given and will be IGNORED"
+            )
+            if not allow_initial_mismatch:
+                raise ValueError(msg + "; use a new MODEL_DIR or drop the flag")
+            log.warning(msg)
+        reason = f"RESUMING from {model_dir} step {latest_step} (checkpoint of stage {stage!r})"
+        return "resume", reason
+    if init:
+        return (
+            "initial",
+            f"STARTING from INITIAL_CHECKPOINT_PATH={init} (no checkpoint in {model_dir})",
+        )
+    return "scratch", f"STARTING from random init (no checkpoint in {model_dir}, no initial path)"
+
+
+def _step_dir(path: str) -> str:
+    """An orbax step dir for `path`: itself, or a MODEL_DIR's best (else latest) step."""
+    path = os.path.abspath(path)
+    if os.path.isdir(os.path.join(path, "params")):
+        return path
+    best = read_json(os.path.join(path, BEST))
+    if best and os.path.isdir(best["path"]):
+        return best["path"]
+    root = os.path.join(path, CHECKPOINTS)
+    if os.path.isdir(root):
+        steps = ocp.utils.checkpoint_steps(root)
+        if steps:
+            return os.path.join(root, str(max(steps)))
+    raise ValueError(
+        f"{path} is neither an orbax step dir (with params/), a MODEL_DIR with checkpoints, nor an "
+        "HF checkpoint folder"
+    )
+
+
+def load_params(path: str, shardings: Any = None) -> Any:
+    """Params from an orbax step dir, a MODEL_DIR (its best, else latest step) or an HF folder.
+
+    `shardings` (a pytree of NamedSharding like the params) places them; else default device.
+    """
+    if not os.path.exists(path):
+        raise ValueError(f"checkpoint path {path} does not exist")
+    try:
+        from mathft_jax.models import hf_io  # noqa: PLC0415  (lands with the model module)
+    except ImportError:
+        hf_io = None
+    if hf_io is not None and hf_io.is_hf_checkpoint(path):
+        return hf_io.load_hf_checkpoint(path, shardings=shardings)[1]
+    step_dir = os.path.join(_step_dir(path), "params")
+    checkpointer = ocp.StandardCheckpointer()
+    meta = checkpointer.metadata(step_dir)
+    tree = getattr(meta, "item_metadata", None) or meta
+    if shardings is None:
+        device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+        target = jax.tree.map(
+            lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device), tree
+        )
+    else:
+        target = jax.tree.map(
+            lambda m, s: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=s), tree, shardings
+        )
+    log.info("loading params from %s", step_dir)
+    return checkpointer.restore(step_dir, target)

@@ -1,0 +1,118 @@
+"""Training losses of Liu et al. 2023 (Eq. 3, 8-13) as pure functions of logits and batch arrays.
+
+Conventions: `logits` f32 [batch, length, vocab] from `Decoder`; `targets`, `weights` int32
+[batch, length] from the decoder-only feature converter (weights 1 on target tokens, 0 elsewhere).
+A row with no target token (the padding rows of a final eval batch) is masked out of every mean.
+
+    python -m pytest -q tests/training/test_losses.py
+"""
+
+import jax
+import jax.numpy as jnp
+
+
+def token_log_probs(logits: jax.Array, targets: jax.Array) -> jax.Array:
+    """log p(target_t | prefix) for every position: f32 [batch, length]."""
+    log_probs = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1)
+    return jnp.take_along_axis(log_probs, targets[..., None].astype(jnp.int32), axis=-1)[..., 0]
+
+
+def sequence_log_probs(logits: jax.Array, targets: jax.Array, weights: jax.Array) -> jax.Array:
+    """log p(X|P) = sum of target-token log probs per row (Eq. 3 without the sign): f32 [batch].
+
+    Pair batches are never packed, so a row is one example.
+    """
+    return jnp.sum(token_log_probs(logits, targets) * weights, axis=-1)
+
+
+def row_mask(weights: jax.Array) -> jax.Array:
+    """f32 [batch]: 1 for rows holding at least one target token."""
+    return (jnp.sum(weights, axis=-1) > 0).astype(jnp.float32)
+
+
+def masked_mean(values: jax.Array, mask: jax.Array) -> jax.Array:
+    """Mean of `values` over rows where `mask` is 1 (0 when no row is valid)."""
+    return jnp.sum(values * mask) / jnp.maximum(jnp.sum(mask), 1.0)
+
+
+def mle_loss(
+    logits: jax.Array, targets: jax.Array, weights: jax.Array
+) -> tuple[jax.Array, jax.Array]:
+    """Eq. 3, -log p(X|P) summed over target tokens, then divided by the number of target tokens.
+
+    Per-token normalisation (not per-sequence) keeps the gradient scale independent of solution
+    length and of how many examples a packed row holds. Returns (loss, num_target_tokens).
+    """
+    w = weights.astype(jnp.float32)
+    num_tokens = jnp.sum(w)
+    total = -jnp.sum(token_log_probs(logits, targets) * w)
+    return total / jnp.maximum(num_tokens, 1.0), num_tokens
+
+
+def label_position_logits(logits: jax.Array, weights: jax.Array) -> jax.Array:
+    """Logits at the position that predicts the first target token: f32 [batch, vocab].
+
+    That is the first position with loss weight > 0 (the input there is the last prompt token).
+    Rows without any target fall back to position 0; mask them with `row_mask`.
+    """
+    first = jnp.argmax(weights > 0, axis=-1)  # [batch]
+    return jnp.take_along_axis(logits, first[:, None, None], axis=1)[:, 0, :]
+
+
+def label_position_targets(targets: jax.Array, weights: jax.Array) -> jax.Array:
+    """The first target token of each row: int32 [batch]."""
+    first = jnp.argmax(weights > 0, axis=-1)
+    return jnp.take_along_axis(targets, first[:, None], axis=1)[:, 0]
+
+
+def verifier_log_scores(
+    label_logits: jax.Array, correct_id: int | jax.Array, incorrect_id: int | jax.Array
+) -> tuple[jax.Array, jax.Array]:
+    """(log S, log(1 - S)) with S = p(correct) / (p(correct) + p(incorrect)) (paper Sec. 3.2).
+
+    The softmax normaliser cancels, so S is the two-way softmax of the two label logits.
+    Multi-token label words are scored by their *first* token only
+    (`data.vocabularies.verifier_label_token_ids`); the words must differ in that token.
+
+    Args:
+      label_logits: [..., vocab] logits at the position that predicts the label word.
+    Returns:
+      two f32 arrays of shape [...].
+    """
+    pair = jnp.stack(
+        [label_logits[..., correct_id], label_logits[..., incorrect_id]], axis=-1
+    ).astype(jnp.float32)
+    log_pair = jax.nn.log_softmax(pair, axis=-1)
+    return log_pair[..., 0], log_pair[..., 1]
+
+
+def verifier_xent_loss(log_s: jax.Array, log_1ms: jax.Array, labels: jax.Array) -> jax.Array:
+    """Eq. 9 per row: -[y log S + (1 - y) log(1 - S)], y = 1 for a correct solution."""
+    y = labels.astype(jnp.float32)
+    return -(y * log_s + (1.0 - y) * log_1ms)
+
+
+def margin_loss(score_right: jax.Array, score_wrong: jax.Array, margin: float) -> jax.Array:
+    """max(0, score(X_wrong) - score(X_right) + λ) per pair.
+
+    Eq. 8 with scores log S (verifier margin), Eq. 10 with scores log p(X|P) (contrastive).
+    """
+    return jnp.maximum(0.0, score_wrong - score_right + margin)
+
+
+def contrastive_loss(
+    logp_right: jax.Array,
+    logp_wrong: jax.Array,
+    mle: jax.Array,
+    margin: float,
+    alpha: float,
+    mask: jax.Array | None = None,
+) -> jax.Array:
+    """Eq. 10-11: mean over pairs of the margin on log p(X|P), plus α·L_mle (a scalar)."""
+    mask = jnp.ones_like(logp_right) if mask is None else mask
+    return masked_mean(margin_loss(logp_right, logp_wrong, margin), mask) + alpha * mle
+
+
+def joint_loss(cls_loss: jax.Array, mle: jax.Array, alpha: float) -> jax.Array:
+    """Eq. 12-13: L_cls + α·L_mle, L_cls being the verifier xent or margin loss."""
+    return cls_loss + alpha * mle

@@ -10,6 +10,7 @@ Writes DIR/metrics.json, DIR/metrics.md and DIR/metrics_vs_n.png. The logic live
 from __future__ import annotations
 
 import pathlib
+import sys
 from collections.abc import Sequence
 
 from absl import app, flags, logging
@@ -40,7 +41,10 @@ def _ints(flag: str, values: Sequence[str] | None) -> list[int] | None:
 def main(argv: Sequence[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-    rows = candidates.read_candidates(_CANDIDATES.value)
+    try:
+        rows = candidates.read_candidates(_CANDIDATES.value)
+    except (OSError, candidates.CandidatesFormatError) as e:
+        sys.exit(f"error: --candidates: {e}")  # names the file and line; no traceback
     logging.info("read %d problems from %s", len(rows), _CANDIDATES.value)
     graded = grade.grade_all(rows, reextract=_REEXTRACT.value, workers=_WORKERS.value)
     try:

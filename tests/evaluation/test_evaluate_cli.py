@@ -88,6 +88,15 @@ def test_cli_end_to_end_on_tiny_file(tmp_path, monkeypatch):
     assert (out / "metrics_vs_n.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_cli_bad_line_exits_naming_file_and_line(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"unique_id": "u", "problem": "p", "answer": "1", "samples": []}\n{oops\n')
+    with pytest.raises(SystemExit) as err:
+        _run_cli([f"--candidates={path}", f"--output_dir={tmp_path / 'out'}"])
+    assert f"{path}:2: not valid JSON" in str(err.value.code)
+    assert not (tmp_path / "out").exists()
+
+
 def _real_grading():
     from mathft_jax import grading
 

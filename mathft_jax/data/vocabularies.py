@@ -61,16 +61,16 @@ class HFTokenizerVocabulary(seqio.Vocabulary):
         return self._tokenizer.decode(ids, skip_special_tokens=False)
 
     def _encode_tf(self, s: tf.Tensor) -> tf.Tensor:
-        def encode(text: bytes) -> np.ndarray:
-            return np.asarray(self._encode(text.decode("utf-8")), np.int32)
+        def encode(text: np.ndarray) -> np.ndarray:  # a 0-d object array holding bytes
+            return np.asarray(self._encode(text.item().decode("utf-8")), np.int32)
 
         ids = tf.numpy_function(encode, [s], tf.int32)
         ids.set_shape([None])
         return ids
 
     def _decode_tf(self, ids: tf.Tensor) -> tf.Tensor:
-        def decode(arr: np.ndarray) -> bytes:
-            return self._decode(arr.tolist()).encode("utf-8")
+        def decode(arr: np.ndarray) -> np.ndarray:
+            return np.asarray(self._decode(arr.tolist()).encode("utf-8"), dtype=object)
 
         text = tf.numpy_function(decode, [ids], tf.string)
         text.set_shape([])

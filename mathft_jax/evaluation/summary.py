@@ -2,6 +2,8 @@
 
 Layout of the returned dict (all accuracies in [0, 1], means over problems with 95% CIs):
   pass1            {"kind": "greedy" | "mean_sample_accuracy", mean, ci95_low, ci95_high}
+                   (greedy only when every row has greedy text)
+  mean_sample_accuracy  {mean, ...}   fraction of correct samples, whatever pass1's kind
   pass_at_k        {"k": {mean, ...}}   unbiased estimator on the whole pool
   by_n             {"n": {"metric": {mean, ci95_low, ci95_high}}}   see metrics.py for names;
                    values at n < pool size are averaged over `num_subsets` seeded subsets
@@ -11,6 +13,7 @@ Layout of the returned dict (all accuracies in [0, 1], means over problems with 
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from collections.abc import Sequence
@@ -66,6 +69,17 @@ def summarize(
     check_sizes(graded, ns, ks)
     has_scores = all(p.scores is not None for p in graded)
     has_greedy = all(p.greedy_correct is not None for p in graded)
+    for what, count in (
+        ("verifier_scores", sum(p.scores is not None for p in graded)),
+        ("greedy", sum(p.greedy_correct is not None for p in graded)),
+    ):
+        if 0 < count < len(graded):
+            logging.warning(
+                "only %d of %d problems have %s; metrics that need it are left out",
+                count,
+                len(graded),
+                what,
+            )
 
     per_problem = []
     by_n: dict[str, dict[str, Any]] = {}
@@ -113,22 +127,16 @@ def summarize(
             "kind": "mean_sample_accuracy",
             **metrics.mean_ci([r["mean_acc"] for r in per_problem]),
         }
-    pass_k = {}
-    for k in sorted({*ks, *ns}):
-        if k <= pool:
-            values = [
-                metrics.pass_at_k(
-                    p.num_samples,
-                    int(
-                        metrics.sample_correct(
-                            np.array(p.assignment), np.array(p.cluster_correct)
-                        ).sum()
-                    ),
-                    k,
-                )
-                for p in graded
-            ]
-            pass_k[str(k)] = metrics.mean_ci(values)
+    num_correct = [
+        int(metrics.sample_correct(p.assignment, p.cluster_correct).sum()) for p in graded
+    ]
+    pass_k = {
+        str(k): metrics.mean_ci(
+            [metrics.pass_at_k(p.num_samples, c, k) for p, c in zip(graded, num_correct)]
+        )
+        for k in sorted({*ks, *ns})
+        if k <= pool
+    }
 
     return {
         "num_problems": len(graded),
@@ -142,6 +150,7 @@ def summarize(
         "scr_cost_rule": SCR_COST_RULE,
         "ci": "95% CI of the mean over problems, normal approximation",
         "pass1": pass1,
+        "mean_sample_accuracy": metrics.mean_ci([r["mean_acc"] for r in per_problem]),
         "pass_at_k": pass_k,
         "by_n": by_n,
         "clustering": {
@@ -149,9 +158,7 @@ def summarize(
                 np.mean([p.num_distinct_answers for p in graded])
             ),
             "clusters_per_problem": float(np.mean([len(p.representatives) for p in graded])),
-            "no_answer_rate": float(
-                np.mean([a < 0 for p in graded for a in p.assignment]) if pool else 0.0
-            ),
+            "no_answer_rate": float(np.mean([a < 0 for p in graded for a in p.assignment])),
             "equiv_calls_per_problem": float(np.mean([p.num_equiv_calls for p in graded])),
         },
         "per_problem": per_problem,

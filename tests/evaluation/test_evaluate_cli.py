@@ -60,6 +60,7 @@ def test_summarize_pass1_kinds_and_values():
     assert result["ns"] == [1, 2, 4]
     assert result["pass1"]["kind"] == "greedy"
     assert result["pass1"]["mean"] == 0.5
+    assert result["mean_sample_accuracy"]["mean"] == pytest.approx((2 / 4 + 1 / 4) / 2)
     full = result["by_n"]["4"]
     assert full["maj1"]["mean"] == 0.5  # p1: "1/2" x2 wins; p2: "west" x2 wins (wrong)
     assert full["rerank_all"]["mean"] == 0.5  # p1: 0.9 is "3"; p2: 0.8 is "East"

@@ -255,8 +255,33 @@ def run(
         f"problem to {naive_full:.1f}s for {len(rows)}; other processes' CPU meanwhile: "
         f"median {_fmt(_median(naive_busy))}"
     )
-    print(f"speed-up: {naive_full / fast:.1f}x; same clusters and correctness: yes (asserted)")
-    return {"fast_s": fast, "naive_scaled_s": naive_full, "speedup": naive_full / fast}
+    speedup = naive_full / fast
+    print(f"speed-up: {speedup:.1f}x; same clusters and correctness: yes (asserted)")
+    fast_calls, naive_calls = count_calls(naive_rows, grader)
+    print(
+        f"is_equiv calls per problem on the naive subset (untimed pass): fast {fast_calls:.1f}, "
+        f"naive {naive_calls:.1f}"
+    )
+    print(
+        f"goals: whole job < 60 s: {'met' if fast < 60 else 'MISSED'} ({fast:.1f}s); "
+        f">= 10x naive: {'met' if speedup >= 10 else 'MISSED'} ({speedup:.1f}x)"
+    )
+    return {"fast_s": fast, "naive_scaled_s": naive_full, "speedup": speedup}
+
+
+def count_calls(rows: Sequence[Candidates], grader: Grader) -> tuple[float, float]:
+    """Mean `is_equiv` calls per problem for the fast and the naive side (machine-independent)."""
+    calls = [0]
+
+    def counted(a: str, b: str) -> bool:
+        calls[0] += 1
+        return grader.equiv(a, b)
+
+    counting = dataclasses.replace(grader, equiv=counted)
+    fast_job(rows, counting)
+    fast_calls, calls[0] = calls[0], 0
+    naive_job(rows, counting)
+    return fast_calls / len(rows), calls[0] / len(rows)
 
 
 def _median(values: Sequence[float | None]) -> float | None:

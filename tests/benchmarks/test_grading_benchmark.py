@@ -59,3 +59,14 @@ def test_run_on_a_small_job(math_data_dir, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "speed-up" in out and "scaled per problem" in out
     assert figures["speedup"] == pytest.approx(figures["naive_scaled_s"] / figures["fast_s"])
+    assert "is_equiv calls per problem" in out and "goals:" in out
+
+
+def test_fast_side_calls_is_equiv_less_than_all_pairs(math_data_dir, monkeypatch):
+    monkeypatch.setenv("MATHFT_DATA_DIR", str(math_data_dir))
+    rows, _ = bench.build_job(FAKE, problems=6, samples=16, seed=1)
+    fast, naive = bench.count_calls(rows, FAKE)
+    answered = [sum(FAKE.extract(t) is not None for t in r.samples) for r in rows]
+    # Naive: every pair of answered samples plus one grading call per answered sample.
+    assert naive == pytest.approx(sum(a * (a - 1) / 2 + a for a in answered) / len(rows))
+    assert 0 < fast < naive / 3

@@ -107,6 +107,7 @@ def read_math_jsonl(
 ) -> list[MathRecord]:
     """MATH as one JSON object a line (`unique_id, problem, level, type, solution`)."""
     path = pathlib.Path(path)
+    owned = report is None  # a caller passing its report logs it once, after all files
     report = report or ReadReport(str(path))
     out = []
     for where, obj in _json_lines(path, on_error, report):
@@ -114,7 +115,7 @@ def read_math_jsonl(
             out.append(_math_record(obj, None, where))
         except DataFormatError as err:
             _bad(where, str(err).split(": ", 1)[1], on_error, report)
-    _finish_math(out, report)
+    _finish_math(out, report, owned)
     return out
 
 
@@ -124,6 +125,7 @@ def read_math_tree(
     """The original release: `root/{train,test}/{subject}/{n}.json`; ids as `test/algebra/1.json`."""
     root = pathlib.Path(root)
     _check_on_error(on_error)
+    owned = report is None
     report = report or ReadReport(str(root))
     files = sorted(root.glob("*/*/*.json"), key=_tree_order)
     if not files:
@@ -137,7 +139,7 @@ def read_math_tree(
             _bad(str(file), f"invalid JSON ({err.msg} at line {err.lineno})", on_error, report)
         except DataFormatError as err:
             _bad(str(file), str(err).split(": ", 1)[1], on_error, report)
-    _finish_math(out, report)
+    _finish_math(out, report, owned)
     return out
 
 
@@ -148,10 +150,11 @@ def _tree_order(path: pathlib.Path) -> tuple:
     return ({"train": 0, "test": 1}.get(split, 2), split, subject, number)
 
 
-def _finish_math(records: list[MathRecord], report: ReadReport) -> None:
+def _finish_math(records: list[MathRecord], report: ReadReport, log_now: bool) -> None:
     report.read += len(records)
     report.missing_answer += [r.unique_id for r in records if r.answer is None]
-    report.log()
+    if log_now:
+        report.log()
 
 
 def read_math(
@@ -160,13 +163,19 @@ def read_math(
     """All MATH problems in a folder of either layout: `train.jsonl` + `test.jsonl`, or a release
     tree (`train/`, `test/`, possibly under `MATH/`)."""
     data_dir = pathlib.Path(data_dir)
+    owned = report is None
     report = report or ReadReport(str(data_dir))
     jsonl = [data_dir / f"{s}.jsonl" for s in ("train", "test")]
+    records = None
     if all(p.exists() for p in jsonl):
-        return [r for p in jsonl for r in read_math_jsonl(p, on_error, report)]
+        records = [r for p in jsonl for r in read_math_jsonl(p, on_error, report)]
     for root in (data_dir, data_dir / "MATH"):
-        if (root / "train").is_dir() and (root / "test").is_dir():
-            return read_math_tree(root, on_error, report)
+        if records is None and (root / "train").is_dir() and (root / "test").is_dir():
+            records = read_math_tree(root, on_error, report)
+    if records is not None:
+        if owned:
+            report.log()
+        return records
     raise DataFormatError(
         f"{data_dir}: neither train.jsonl + test.jsonl nor a MATH release tree (train/, test/); "
         "set MATHFT_DATA_DIR"

@@ -23,7 +23,7 @@ _HF_ACTIVATIONS = {
     "gelu_tanh": "gelu_tanh",
     "gelu": "gelu_tanh",  # Gemma 1 configs say "gelu" but HF runs the tanh approximation
 }
-# Sliding-window layers get a huge window when a model has none; attention is then just causal.
+# The window full-attention layers get when a model mixes sliding and full layers (never binds).
 NO_WINDOW = 2**30
 
 
@@ -95,12 +95,12 @@ class ModelConfig:
     def weight_dtype(self) -> Any:
         return _DTYPES[self.param_dtype]
 
-    def layer_windows(self) -> tuple[int, ...]:
-        """Per-layer attention window (query slot - key slot < window); NO_WINDOW for full layers."""
-        if self.sliding_window is None:
-            return (NO_WINDOW,) * self.num_layers
+    def layer_windows(self) -> tuple[int | None, ...]:
+        """Per-layer attention window (query slot - key slot < window); None for full layers."""
         return tuple(
-            self.sliding_window if i % self.sliding_window_pattern == 0 else NO_WINDOW
+            None
+            if self.sliding_window is None or i % self.sliding_window_pattern
+            else self.sliding_window
             for i in range(self.num_layers)
         )
 
@@ -175,7 +175,17 @@ class ModelConfig:
                 query_pre_attn_scalar=hf.get("query_pre_attn_scalar"),
             )
         fields.update(overrides)
-        return cls(**fields)
+        cfg = cls(**fields)
+        layer_types = hf.get("layer_types")
+        if model_type == "gemma2" and layer_types is not None:
+            ours = [
+                "full_attention" if w is None else "sliding_attention" for w in cfg.layer_windows()
+            ]
+            if list(layer_types) != ours:
+                raise ValueError(
+                    f"config.json layer_types={layer_types} differ from the supported pattern {ours}"
+                )
+        return cfg
 
     def to_hf_config(self) -> dict[str, Any]:
         """The `config.json` dict transformers needs to rebuild this model."""

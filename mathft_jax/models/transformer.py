@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mathft_jax.models.config import ModelConfig
+from mathft_jax.models.config import NO_WINDOW, ModelConfig
 
 Cache = dict[str, jax.Array]
 # Finite so that a query with no visible key (a pad row) gets uniform weights, not NaN.
@@ -259,7 +259,9 @@ class Decoder(nn.Module):
         mask, index, key_mask = _attention_mask(length, segment_ids, batch, cache)
         windows = None
         if cfg.sliding_window is not None:
-            windows = jnp.asarray(cfg.layer_windows(), jnp.int32)  # [layers]
+            windows = jnp.asarray(
+                [NO_WINDOW if w is None else w for w in cfg.layer_windows()], jnp.int32
+            )  # [layers]
         kv = None if cache is None else (cache["k"], cache["v"])
 
         layer_cls = DecoderLayer

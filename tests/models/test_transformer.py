@@ -1,0 +1,232 @@
+"""Decoder: cache decoding equals the full forward (incl. left padding, sliding windows), packing
+never leaks across examples, logical axes, dtypes, remat and sharded execution."""
+
+import dataclasses
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.sharding import Mesh, PartitionSpec
+
+from mathft_jax.models import transformer
+from mathft_jax.models.config import ModelConfig
+
+TINY = ModelConfig(
+    vocab_size=64, embed_dim=32, num_layers=2, num_heads=4, num_kv_heads=2, head_dim=8, mlp_dim=64
+)
+# Gemma 2 features on top: every option that changes the attention or residual path.
+GEMMA2ISH = dataclasses.replace(
+    TINY,
+    family="gemma2",
+    activation="gelu_tanh",
+    norm_plus_one=True,
+    scale_embeddings=True,
+    tie_embeddings=True,
+    attn_logit_softcap=5.0,
+    final_logit_softcap=3.0,
+    post_norms=True,
+    sliding_window=3,
+    query_pre_attn_scalar=12.0,
+)
+CONFIGS = {
+    "llama_scan": TINY,
+    "qwen_loop": dataclasses.replace(TINY, qkv_bias=True, scan_layers=False, tie_embeddings=True),
+    "gemma2_scan": GEMMA2ISH,
+    "gemma2_loop": dataclasses.replace(GEMMA2ISH, scan_layers=False),
+}
+
+
+def _params(cfg: ModelConfig, seed: int = 0):
+    params = transformer.init_params(cfg, jax.random.key(seed))
+    # Non-trivial norm scales and biases so their handling matters.
+    leaves, treedef = jax.tree.flatten(params)
+    keys = jax.random.split(jax.random.key(seed + 1), len(leaves))
+    leaves = [x + 0.1 * jax.random.normal(k, x.shape, x.dtype) for x, k in zip(leaves, keys)]
+    return jax.tree.unflatten(treedef, leaves)
+
+
+def _apply(cfg, params, tokens, positions, segment_ids=None, cache=None):
+    return transformer.Decoder(cfg).apply(
+        {"params": params}, tokens, positions, segment_ids=segment_ids, cache=cache
+    )
+
+
+def _tokens(batch: int, length: int, seed: int = 0) -> jnp.ndarray:
+    return jax.random.randint(jax.random.key(seed), (batch, length), 1, 64, jnp.int32)
+
+
+def _arange(batch: int, length: int) -> jnp.ndarray:
+    return jnp.tile(jnp.arange(length, dtype=jnp.int32), (batch, 1))
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_prefill_then_steps_equal_full_forward(name):
+    cfg = CONFIGS[name]
+    params = _params(cfg)
+    tokens, positions = _tokens(2, 9), _arange(2, 9)
+    full, cache_out = _apply(cfg, params, tokens, positions)
+    assert cache_out is None and full.dtype == jnp.float32 and full.shape == (2, 9, 64)
+
+    cache = transformer.init_cache(cfg, 2, 12)
+    step = jax.jit(lambda t, p, c: _apply(cfg, params, t, p, cache=c))
+    pieces, (first, cache) = [], step(tokens[:, :4], positions[:, :4], cache)
+    pieces.append(first)
+    for t in range(4, 9):
+        logits, cache = step(tokens[:, t : t + 1], positions[:, t : t + 1], cache)
+        pieces.append(logits)
+    np.testing.assert_allclose(jnp.concatenate(pieces, axis=1), full, atol=2e-5, rtol=2e-5)
+    assert int(cache["index"]) == 9
+    assert cache["k"].shape == (2, 2, 12, 2, 8)
+    np.testing.assert_array_equal(cache["key_mask"], np.arange(12)[None].repeat(2, 0) < 9)
+
+
+def test_sliding_window_changes_logits_only_beyond_the_window():
+    """Guards against a window that is silently ignored (or applied to every layer)."""
+    params = _params(GEMMA2ISH)
+    tokens, positions = _tokens(1, 8), _arange(1, 8)
+    windowed, _ = _apply(GEMMA2ISH, params, tokens, positions)
+    full, _ = _apply(dataclasses.replace(GEMMA2ISH, sliding_window=None), params, tokens, positions)
+    np.testing.assert_allclose(windowed[:, :3], full[:, :3], atol=1e-5)  # all keys inside window
+    assert np.abs(windowed[:, 3:] - full[:, 3:]).max() > 1e-3
+
+
+@pytest.mark.parametrize("name", ["llama_scan", "gemma2_loop"])
+def test_left_padded_prefill_matches_unpadded_rows(name):
+    cfg = CONFIGS[name]
+    params = _params(cfg)
+    lengths = [6, 3]
+    tokens = _tokens(2, 6, seed=3)
+    pad = 6 - np.array(lengths)[:, None]
+    segment_ids = jnp.asarray(np.arange(6)[None] >= pad, jnp.int32)  # [[1]*6, [0,0,0,1,1,1]]
+    positions = jnp.maximum(jnp.cumsum(segment_ids, axis=1) - 1, 0)
+    padded_tokens = jnp.where(segment_ids == 1, tokens, 0)
+    cache = transformer.init_cache(cfg, 2, 10)
+    prefill, cache = _apply(cfg, params, padded_tokens, positions, segment_ids, cache)
+    next_tok = jnp.asarray([[7], [9]], jnp.int32)
+    step, cache = _apply(
+        cfg, params, next_tok, positions[:, -1:] + 1, jnp.ones((2, 1), jnp.int32), cache
+    )
+    for row, n in enumerate(lengths):
+        real = jnp.concatenate([padded_tokens[row : row + 1, 6 - n :], next_tok[row : row + 1]], 1)
+        ref, _ = _apply(cfg, params, real, _arange(1, n + 1))
+        np.testing.assert_allclose(prefill[row, 6 - n :], ref[0, :n], atol=2e-5, rtol=2e-5)
+        np.testing.assert_allclose(step[row, 0], ref[0, n], atol=2e-5, rtol=2e-5)
+
+
+@pytest.mark.parametrize("name", ["llama_scan", "gemma2_scan"])
+def test_packed_examples_do_not_see_each_other(name):
+    cfg = CONFIGS[name]
+    params = _params(cfg)
+    a, b = _tokens(1, 5, seed=4), _tokens(1, 4, seed=5)
+    packed = jnp.concatenate([a, b, jnp.zeros((1, 3), jnp.int32)], axis=1)
+    segment_ids = jnp.asarray([[1] * 5 + [2] * 4 + [0] * 3], jnp.int32)
+    positions = jnp.asarray([list(range(5)) + list(range(4)) + [0] * 3], jnp.int32)
+    logits, _ = _apply(cfg, params, packed, positions, segment_ids)
+    ref_a, _ = _apply(cfg, params, a, _arange(1, 5))
+    ref_b, _ = _apply(cfg, params, b, _arange(1, 4))
+    np.testing.assert_allclose(logits[:, :5], ref_a, atol=2e-5, rtol=2e-5)
+    np.testing.assert_allclose(logits[:, 5:9], ref_b, atol=2e-5, rtol=2e-5)
+    assert np.isfinite(np.asarray(logits)).all()  # padding rows see no key but stay finite
+
+
+def test_repeated_prefill_cache_serves_independent_samples():
+    cfg = TINY
+    params = _params(cfg)
+    prompt = _tokens(1, 5, seed=6)
+    cache = transformer.init_cache(cfg, 1, 8)
+    _, cache = _apply(cfg, params, prompt, _arange(1, 5), cache=cache)
+    cache = {
+        "k": jnp.repeat(cache["k"], 3, axis=1),
+        "v": jnp.repeat(cache["v"], 3, axis=1),
+        "key_mask": jnp.repeat(cache["key_mask"], 3, axis=0),
+        "index": cache["index"],
+    }
+    nxt = jnp.asarray([[10], [20], [30]], jnp.int32)
+    logits, _ = _apply(cfg, params, nxt, jnp.full((3, 1), 5, jnp.int32), cache=cache)
+    for row in range(3):
+        seq = jnp.concatenate([prompt, nxt[row : row + 1]], axis=1)
+        ref, _ = _apply(cfg, params, seq, _arange(1, 6))
+        np.testing.assert_allclose(logits[row, 0], ref[0, -1], atol=2e-5, rtol=2e-5)
+
+
+def test_logical_axes_name_every_dimension():
+    specs = transformer.param_logical_axes(GEMMA2ISH)
+    shapes = transformer.abstract_params(GEMMA2ISH)
+    assert specs["layers"]["attn"]["q"] == PartitionSpec("layers", "embed", "heads", "kv")
+    assert specs["layers"]["attn"]["k"] == PartitionSpec("layers", "embed", "kv_heads", "kv")
+    assert specs["layers"]["mlp"]["down"] == PartitionSpec("layers", "mlp", "embed")
+    assert specs["embedding"] == PartitionSpec("vocab", "embed")
+    for spec, shape in zip(jax.tree.leaves(specs), jax.tree.leaves(shapes)):
+        assert len(spec) == len(shape.shape) and None not in spec
+    loop = transformer.param_logical_axes(dataclasses.replace(TINY, scan_layers=False))
+    assert loop["layer_1"]["attn"]["o"] == PartitionSpec("heads", "kv", "embed")
+    assert loop["lm_head"] == PartitionSpec("embed", "vocab")
+
+
+def test_bf16_compute_and_params_stay_close_to_f32():
+    params = _params(TINY)
+    tokens, positions = _tokens(2, 6), _arange(2, 6)
+    ref, _ = _apply(TINY, params, tokens, positions)
+    cfg = dataclasses.replace(TINY, dtype="bfloat16", param_dtype="bfloat16")
+    bf16_params = jax.tree.map(lambda x: x.astype(jnp.bfloat16), params)
+    assert jax.tree.leaves(transformer.abstract_params(cfg))[0].dtype == jnp.bfloat16
+    logits, _ = _apply(cfg, bf16_params, tokens, positions)
+    assert logits.dtype == jnp.float32
+    np.testing.assert_allclose(logits, ref, atol=0.15)
+    assert np.abs(np.asarray(logits) - np.asarray(ref)).max() > 0  # bf16 really was used
+
+
+def test_remat_and_scan_give_the_same_gradients():
+    tokens, positions = _tokens(2, 6), _arange(2, 6)
+    loop_cfg = dataclasses.replace(TINY, scan_layers=False)
+    loop_params = _params(loop_cfg)
+    # The same weights stacked along the `layers` axis for the scanned model.
+    layers = [loop_params[f"layer_{i}"] for i in range(TINY.num_layers)]
+    scan_params = {k: v for k, v in loop_params.items() if not k.startswith("layer_")}
+    scan_params["layers"] = jax.tree.map(lambda *xs: jnp.stack(xs), *layers)
+
+    def loss(cfg, params):
+        logits, _ = _apply(cfg, params, tokens, positions)
+        return jax.nn.logsumexp(logits, axis=-1).mean() - logits[..., 3].mean()
+
+    g_loop = jax.grad(lambda p: loss(loop_cfg, p))(loop_params)
+    g_scan = jax.grad(lambda p: loss(dataclasses.replace(TINY, remat=True), p))(scan_params)
+    np.testing.assert_allclose(
+        g_scan["layers"]["mlp"]["up"][1], g_loop["layer_1"]["mlp"]["up"], atol=1e-5
+    )
+    np.testing.assert_allclose(g_scan["embedding"], g_loop["embedding"], atol=1e-5)
+    assert np.abs(np.asarray(g_loop["layer_0"]["attn"]["q"])).max() > 0
+
+
+def test_sharded_forward_matches_single_device():
+    devices = np.asarray(jax.devices()[:8]).reshape(2, 2, 2)
+    mesh = Mesh(devices, ("data", "fsdp", "tensor"))
+    rules = (
+        ("batch", ("data", "fsdp")),
+        ("embed", "fsdp"),
+        ("mlp", "tensor"),
+        ("heads", "tensor"),
+        ("kv_heads", "tensor"),
+        ("vocab", "tensor"),
+    )
+    cfg = TINY
+    params = _params(cfg)
+    tokens, positions = _tokens(4, 6), _arange(4, 6)
+    ref, _ = _apply(cfg, params, tokens, positions)
+    specs = nn.logical_to_mesh_sharding(transformer.param_logical_axes(cfg), mesh, rules)
+    sharded = jax.device_put(params, specs)
+    assert sharded["layers"]["mlp"]["up"].sharding.spec == PartitionSpec(None, "fsdp", "tensor")
+    with mesh, nn.logical_axis_rules(rules):
+        logits, _ = jax.jit(lambda p, t, q: _apply(cfg, p, t, q))(sharded, tokens, positions)
+    np.testing.assert_allclose(logits, ref, atol=2e-5, rtol=2e-5)
+
+
+def test_invalid_configs_name_the_field():
+    with pytest.raises(ValueError, match="num_kv_heads"):
+        ModelConfig(num_heads=4, num_kv_heads=3)
+    with pytest.raises(ValueError, match="activation"):
+        ModelConfig(activation="relu")
+    with pytest.raises(ValueError, match="model_type"):
+        ModelConfig.from_hf_config({"model_type": "mistral"})

@@ -1,10 +1,12 @@
 """A stand-in stage for the local.sh loopback test: joins the multi-process JAX job that local.sh
 describes in env (MATHFT_COORDINATOR_ADDRESS, MATHFT_NUM_PROCESSES, MATHFT_PROCESS_ID) and sums
-one value per device across processes; prints the result as JSON.
+one value per device across processes; prints the result as JSON. With `--via_train` it joins
+through the trainer's own `mathft_jax.train.init_distributed` instead of calling JAX directly.
 """
 
 import json
 import os
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -14,11 +16,17 @@ from jax.sharding import PartitionSpec as P
 
 
 def main() -> None:
-    jax.distributed.initialize(
-        coordinator_address=os.environ["MATHFT_COORDINATOR_ADDRESS"],
-        num_processes=int(os.environ["MATHFT_NUM_PROCESSES"]),
-        process_id=int(os.environ["MATHFT_PROCESS_ID"]),
-    )
+    if "--via_train" in sys.argv[1:]:
+        from mathft_jax import train
+
+        _, dist = train.split_argv([])  # from the MATHFT_* env that launch/local.sh sets
+        train.init_distributed(dist)
+    else:
+        jax.distributed.initialize(
+            coordinator_address=os.environ["MATHFT_COORDINATOR_ADDRESS"],
+            num_processes=int(os.environ["MATHFT_NUM_PROCESSES"]),
+            process_id=int(os.environ["MATHFT_PROCESS_ID"]),
+        )
     mesh = jax.make_mesh((jax.device_count(),), ("data",))
     # Each process holds its local devices' shard: (process index + 1) on every device.
     local = np.full((jax.local_device_count(),), jax.process_index() + 1, np.float32)

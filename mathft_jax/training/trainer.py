@@ -162,7 +162,7 @@ def train(
         model_dir, stage, initial_checkpoint_path, latest, allow_initial_mismatch
     )
     log.warning("%s", reason)
-    with mesh, nn.logical_axis_rules(rules):
+    with jax.set_mesh(mesh), nn.logical_axis_rules(rules):
         init_opt = jax.jit(tx.init, out_shardings=o_sh)
         if start == "resume":
             target = jax.tree.map(

@@ -22,7 +22,7 @@ def run_decode(
     checkpoint_path: str = gin.REQUIRED,
     output_path: str = gin.REQUIRED,
     source: str = "math",
-    split: str = "math500",
+    split: str = "test",
     num_problems: int | None = None,
     batch_size: int = 8,
     num_samples: int = 64,
@@ -40,7 +40,8 @@ def run_decode(
     from mathft_jax.data.problems import load_problems  # noqa: PLC0415
 
     problems = list(load_problems(source, split))[:num_problems]
-    model, params = runtime.load_model(checkpoint_path)
+    mesh = runtime.mesh() if use_mesh else None
+    model, params = runtime.load_model(checkpoint_path, mesh=mesh)
     prompt_fn, stops = build_prompt_fn()
     sampling = SamplingConfig()
     written = generation.decode_problems(
@@ -58,7 +59,7 @@ def run_decode(
         seed=seed,
         include_greedy=include_greedy,
         stops=stops,
-        mesh=runtime.data_mesh() if use_mesh else None,
+        mesh=mesh,
         meta={
             "checkpoint": checkpoint_path,
             "source": source,

@@ -28,7 +28,8 @@ def run_score(
     from mathft_jax.data.prompts import verifier_prompt, verifier_words  # noqa: PLC0415
 
     correct_word, incorrect_word = verifier_words()
-    model, params = runtime.load_model(checkpoint_path)
+    mesh = runtime.mesh() if use_mesh else None
+    model, params = runtime.load_model(checkpoint_path, mesh=mesh)
     written = scoring.score_candidates(
         candidates_path,
         output_path,
@@ -40,7 +41,7 @@ def run_score(
         max_len=max_len,
         correct_word=correct_word,
         incorrect_word=incorrect_word,
-        mesh=runtime.data_mesh() if use_mesh else None,
+        mesh=mesh,
         meta={"checkpoint": checkpoint_path, "correct_word": correct_word},
     )
     logging.info("wrote %d scored records to %s", written, output_path)

@@ -39,7 +39,7 @@ class Workload:
 
 WORKLOADS = {
     # ModelConfig's defaults are the tiny test model.
-    "tiny": Workload("tiny", {}, prompt_len=64, new_tokens=64),
+    "tiny": Workload("tiny", {}, prompt_len=128, new_tokens=128),
     # About 110M parameters (GPT-2-small-sized Llama, tied embeddings, 32k vocabulary).
     "100m": Workload(
         "100m",
@@ -53,8 +53,8 @@ WORKLOADS = {
             mlp_dim=2048,
             tie_embeddings=True,
         ),
-        prompt_len=64,
-        new_tokens=16,
+        prompt_len=128,
+        new_tokens=64,
     ),
 }
 

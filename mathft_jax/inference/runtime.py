@@ -3,7 +3,6 @@ loading a checkpoint into `ModelFns` + params. Thin glue over the data, models a
 """
 
 import ast
-import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -60,47 +59,47 @@ def setup_gin(argv: Sequence[str]) -> None:
     gin.parse_config_files_and_bindings(files, bindings, finalize_config=False)
 
 
-@gin.configurable
-def vocabulary(kind: str = "byte", path: str | None = None) -> Any:
-    """A seqio vocabulary: "byte" (tiny models) or "sentencepiece" at `path` (gin)."""
-    import seqio  # noqa: PLC0415  (imports TensorFlow: only when a run needs it)
+def vocabulary() -> Any:
+    """The run's vocabulary: `mathft_jax.data.vocabularies.get_vocabulary` (gin: get_vocabulary.kind)."""
+    from mathft_jax.data.vocabularies import get_vocabulary  # noqa: PLC0415  (imports TensorFlow)
 
-    if kind == "byte":
-        return seqio.ByteVocabulary()
-    if kind == "sentencepiece":
-        if not path or not os.path.exists(path):
-            raise ValueError(f"vocabulary.path={path!r} (gin) is not a sentencepiece model file")
-        return seqio.SentencePieceVocabulary(path)
-    raise ValueError(f'vocabulary.kind must be "byte" or "sentencepiece", got {kind!r} (gin)')
+    return get_vocabulary()
 
 
-@gin.configurable
-def data_mesh(num_devices: int | None = None) -> jax.sharding.Mesh:
-    """A 1-D mesh named "data" over the first `num_devices` devices (all by default).
+def mesh() -> jax.sharding.Mesh:
+    """The trainer's mesh (`partitioning.make_mesh`, gin/partitioning/*.gin; all devices on data)."""
+    from mathft_jax.training import partitioning  # noqa: PLC0415
 
-    Decoding and scoring shard only the batch; params are replicated over this mesh.
-    """
-    devices = jax.devices()
-    if num_devices is not None:
-        if num_devices > len(devices):
-            raise ValueError(f"data_mesh.num_devices={num_devices} > {len(devices)} devices (gin)")
-        devices = devices[:num_devices]
-    return jax.sharding.Mesh(np.asarray(devices), ("data",))
+    return partitioning.make_mesh()
 
 
 @gin.configurable
 def load_model(
-    checkpoint_path: str, model_config: Any = None, cache_dtype: str = "float32"
+    checkpoint_path: str,
+    model_config: Any = None,
+    cache_dtype: str = "float32",
+    mesh: jax.sharding.Mesh | None = None,
 ) -> tuple[decoding.ModelFns, Any]:
     """(ModelFns, params) for a checkpoint (orbax step dir, MODEL_DIR best/latest or HF folder).
 
     `model_config` defaults to the gin-bound `ModelConfig()` (include a gin/models/*.gin file).
+    With a `mesh`, params are placed by the trainer's logical-axis rules (`logical_axis_rules`),
+    so a model sharded for training (FSDP, tensor) decodes sharded the same way.
     """
+    from mathft_jax.models import transformer  # noqa: PLC0415
     from mathft_jax.models.config import ModelConfig  # noqa: PLC0415
-    from mathft_jax.training.checkpoints import load_params  # noqa: PLC0415
+    from mathft_jax.training import checkpoints, partitioning  # noqa: PLC0415
 
     if not checkpoint_path:
         raise ValueError("CHECKPOINT_PATH is empty: pass --gin.CHECKPOINT_PATH=<checkpoint dir>")
     config = model_config if model_config is not None else ModelConfig()
-    params = load_params(checkpoint_path)
+    shardings = None
+    if mesh is not None:
+        shardings = partitioning.param_shardings(
+            transformer.abstract_params(config),
+            transformer.param_logical_axes(config),
+            mesh,
+            partitioning.logical_axis_rules(),
+        )
+    params = checkpoints.load_params(checkpoint_path, shardings=shardings)
     return decoding.decoder_fns(config, np.dtype(cache_dtype)), params

@@ -37,9 +37,3 @@ def test_bad_flags_name_the_flag():
     with pytest.raises(ValueError, match="no --gin_file"):
         runtime.parse_gin_flags(["--gin.X=1"])
 
-
-def test_data_mesh_spans_the_devices():
-    assert runtime.data_mesh().shape == {"data": 8}
-    assert runtime.data_mesh(2).shape == {"data": 2}
-    with pytest.raises(ValueError, match="num_devices"):
-        runtime.data_mesh(99)

@@ -28,6 +28,7 @@ MAX_NODES = 400
 MAX_EXPONENT = 1_000_000  # |b| in a^b when |a| is not 0 or 1
 MAX_LOG10_MAGNITUDE = 10_000_000  # |log10(value)| of any intermediate value
 MAX_FACTORIAL = 100_000
+MAX_FUNCTION_ARGUMENT = 100_000  # |x| in sin x, exp x, ...
 PRECISION_DPS = 40
 
 Node = tuple
@@ -435,8 +436,10 @@ class Evaluator:
         if name == "lceil":
             return mpmath.ceil(args[0])
         (arg,) = args
-        if name in ("exp", "sinh", "cosh") and abs(arg) > 20_000:
-            raise GuardError("exponential out of range")
+        # Periodic functions reduce their argument at a precision that grows with its size (sin of
+        # 10^(10^6) would need a million digits of pi); exponentials grow out of range.
+        if abs(arg) > MAX_FUNCTION_ARGUMENT:
+            raise GuardError(f"argument of {name} out of range")
         return _check(_FUNCTIONS[name](arg))
 
 

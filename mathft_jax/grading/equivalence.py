@@ -159,6 +159,10 @@ def _equal(a: str, b: str, deadline: float) -> bool:
     if not a or not b:
         return False
     sa, sb = structure(a), structure(b)
+    if (sa[0] == "eq") != (sb[0] == "eq"):
+        # `x = 5` against `5`, `(x, y) = (1, 2)` against `(1, 2)`: compare the value.
+        eq, other = (sa, b) if sa[0] == "eq" else (sb, a)
+        return _names_unknowns(eq[1]) and _equal(eq[2], other, deadline)
     if sa[0] == "union" or sb[0] == "union":
         return sa[0] == sb[0] and _match_unordered(sa[1], sb[1], deadline)
     if sa[0] == "tuple" and sb[0] == "tuple":
@@ -175,9 +179,6 @@ def _equal(a: str, b: str, deadline: float) -> bool:
         return False
     if sa[0] == "eq" and sb[0] == "eq":
         return _equations_equal(sa, sb, deadline)
-    if sa[0] == "eq" or sb[0] == "eq":
-        eq, other = (sa, b) if sa[0] == "eq" else (sb, a)
-        return _is_variable(eq[1]) and _scalar_equal(eq[2], other, deadline)
     return _scalar_equal(a, b, deadline)
 
 
@@ -197,6 +198,13 @@ def _matrix_equal(sa: tuple, sb: tuple, deadline: float) -> bool:
 
 def _is_variable(text: str) -> bool:
     return re.fullmatch(r"[a-zA-Z](?:_\{?\w+\}?)?(?:\([a-z]\))?|\\[a-z]+", text) is not None
+
+
+def _names_unknowns(text: str) -> bool:
+    """Whether an equation's left side only names unknowns: `x`, `f(x)`, `(x, y)`."""
+    if len(text) > 2 and text[0] == "(" and text[-1] == ")":
+        return all(_is_variable(part) for part in text[1:-1].split(","))
+    return _is_variable(text)
 
 
 def _is_text(text: str) -> bool:

@@ -45,12 +45,13 @@ _UNICODE = {
     "\u2009": " ",
     "\u200b": "",
     "\u221a": "\\sqrt",
+    "\u2044": "/",  # fraction slash, from NFKC of vulgar fractions such as the one fifth sign
     "\u221b": "\\sqrt[3]",
 }
 _UNICODE_RE = re.compile("|".join(re.escape(k) for k in _UNICODE))
 
 _UNIT_WORDS = (
-    "square units|square feet|square inches|square meters|square centimeters|square cm|sq units|"
+    "percent|square units|square feet|square inches|square meters|square centimeters|square cm|sq units|"
     "cubic units|cubic feet|cubic inches|cubic meters|cubic centimeters|units|unit|cm|mm|km|m|"
     "meters|meter|centimeters|inches|inch|feet|foot|ft|yards|yard|miles|mile|mph|hours|hour|"
     "minutes|minute|seconds|second|days|day|weeks|week|years|year|degrees|degree|dollars|dollar|"
@@ -68,7 +69,7 @@ _TEXT_WRAP_RE = re.compile(
     r"\\(?:text|textbf|textit|textrm|mbox|mathrm|mathbf|mathit|operatorname)\s*\{([^{}]*)\}"
 )
 _BARE_UNIT_RE = re.compile(r"(?<=[\d})])\s+(?:" + _UNIT_WORDS + r")(?:\^\{?[23]\}?)?\s*$")
-_DEGREE_RE = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\circ|\\degree|\^\s*\{\s*o\s*\}")
+_DEGREE_RE = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\circ|\\degree|\^\s*\{\s*o\s*\}|(?<=\d)\^o$")
 _SPACING_RE = re.compile(
     r"(?<!\\)\\[,;:! ]|\\quad|\\qquad|~|\\displaystyle|\\left|\\right|\\big|\\Big"
 )
@@ -84,7 +85,9 @@ _VAR_PREFIX_RE = re.compile(r"^[a-zA-Z](?:_\{?\w+\}?)?(?:\([a-z]\))?=(?!=)")
 _COMMAND_RE = re.compile(r"\\[a-zA-Z]+")
 _MARKED_THOUSANDS_RE = re.compile(r"(\d)(?:,\\!|\{,\})(?=\d{3}(?!\d))", re.ASCII)
 _BOXED_RE = re.compile(r"^\s*\\boxed\s*\{(.*)\}\s*$")
-_CONNECTIVE_RE = re.compile(r"(?<=[\w})\]])\s+(?:or|and)\s+(?=[-\w\\({\[])")
+_CONNECTIVE_RE = re.compile(r"(?:(?<=[\w})\]])\s+|,\s*)(?:or|and)\s+(?=[-\w\\({\[])")
+_ASCII_MIXED_RE = re.compile(r"^(-?\d+)\s+(\d+)/(\d+)$", re.ASCII)
+_REPEATING_RE = re.compile(r"^(-?)(\d*)\.(\d*)\\overline\{(\d{1,20})\}$", re.ASCII)
 _COMMAND_SPACE_RE = re.compile(r"(\\[a-zA-Z]+)\s+(?=[a-zA-Z])")
 _SET_MEMBER_RE = re.compile(r"^[a-zA-Z]\\in(?![a-zA-Z])")
 _PLAIN_NUMBER_RE = re.compile(r"^(-?)(\d*\.?\d+)(?:e([-+]?\d{1,4}))?$", re.IGNORECASE | re.ASCII)
@@ -123,7 +126,13 @@ def number_key(text: str) -> str | None:
         return None
     match = _PLAIN_NUMBER_RE.match(text)
     mixed = _MIXED_NUMBER_RE.match(text)
-    if mixed:  # `2\frac{1}{2}` is the mixed number 5/2 in MATH answers
+    repeating = _REPEATING_RE.match(text)
+    if repeating:  # `0.\overline{3}` is 1/3
+        sign, whole, fixed, period = repeating.groups()
+        value = Fraction(int(whole or 0)) + Fraction(int(fixed or 0), 10 ** len(fixed))
+        value += Fraction(int(period), (10 ** len(period) - 1) * 10 ** len(fixed))
+        value = -value if sign else value
+    elif mixed:  # `2\frac{1}{2}` is the mixed number 5/2 in MATH answers
         sign, whole, num, den = mixed.groups()
         if int(den) == 0:
             return None
@@ -154,6 +163,7 @@ def canonical_form(answer: str) -> str:
     if len(text) > MAX_CANONICAL_CHARS:
         return text
     text = _replace_unicode(text)
+    text = _ASCII_MIXED_RE.sub(r"\1\\frac{\2}{\3}", text)  # `2 1/2` is the mixed number 5/2
     text = text.replace("\\$", "").replace("$", "")
     text = _BOXED_RE.sub(r"\1", text)
     text = text.replace("\\langle", "(").replace("\\rangle", ")")

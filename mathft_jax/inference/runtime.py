@@ -101,5 +101,9 @@ def load_model(
             mesh,
             partitioning.logical_axis_rules(),
         )
-    params = checkpoints.load_params(checkpoint_path, shardings=shardings)
+    # Loaded to one device, then placed: `load_params(path, shardings)` fails on orbax's tree
+    # metadata (reported); switch to it once fixed, so large models never gather on one device.
+    params = checkpoints.load_params(checkpoint_path)
+    if shardings is not None:
+        params = jax.device_put(params, shardings)
     return decoding.decoder_fns(config, np.dtype(cache_dtype)), params

@@ -122,12 +122,26 @@ def structure(text: str) -> tuple:
     return ("expr", text)
 
 
-def _as_items(struct: tuple) -> list[str] | None:
-    """Items of an unordered collection (a list, a set, or a single scalar)."""
-    if struct[0] in ("list", "set"):
-        return struct[1]
-    if struct[0] in ("expr", "eq"):
-        return None
+_BOUND = r"(-?[^<>=]+?)"
+_LOWER = {"<": "(", "\\le": "[", "\\leq": "[", "<=": "["}
+_UPPER = {"<": ")", "\\le": "]", "\\leq": "]", "<=": "]"}
+_REL = r"(<=|<|\\leq?)"
+_TWO_SIDED_RE = re.compile(rf"^{_BOUND}{_REL}[a-zA-Z]{_REL}{_BOUND}$")
+_LOWER_RE = re.compile(rf"^[a-zA-Z](>=|>|\\geq?){_BOUND}$")
+_UPPER_RE = re.compile(rf"^[a-zA-Z]{_REL}{_BOUND}$")
+
+
+def _inequality_as_interval(text: str) -> str | None:
+    r"""`a<x\le b` -> `(a,b]`, `x>a` -> `(a,\infty)`, `x\le b` -> `(-\infty,b]`; else None."""
+    if match := _TWO_SIDED_RE.match(text):
+        low, rel_low, rel_high, high = match.groups()
+        return f"{_LOWER[rel_low]}{low},{high}{_UPPER[rel_high]}"
+    if match := _LOWER_RE.match(text):
+        rel, low = match.groups()
+        return f"{'(' if rel == '>' else '['}{low},\\infty)"
+    if match := _UPPER_RE.match(text):
+        rel, high = match.groups()
+        return f"(-\\infty,{high}{_UPPER[rel]}"
     return None
 
 
@@ -158,6 +172,8 @@ def _equal(a: str, b: str, deadline: float) -> bool:
         return True
     if not a or not b:
         return False
+    if any(op in a + b for op in "<>") or "\\le" in a + b or "\\ge" in a + b:
+        a, b = _inequality_as_interval(a) or a, _inequality_as_interval(b) or b
     sa, sb = structure(a), structure(b)
     if (sa[0] == "eq") != (sb[0] == "eq"):
         # `x = 5` against `5`, `(x, y) = (1, 2)` against `(1, 2)`: compare the value.

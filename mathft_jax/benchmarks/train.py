@@ -65,7 +65,7 @@ WORKLOADS = {
             mlp_dim=2048,
             tie_embeddings=True,
         ),
-        batch=4,
+        batch=2,  # 512 tokens a step: a step takes seconds on 2 shared cores
         length=256,
         steps=1,
     ),
@@ -181,15 +181,23 @@ def hf_side(config: ModelConfig, batch: dict[str, np.ndarray], steps: int) -> Si
 
 
 def measure(sides: dict[str, Side], repeats: int) -> dict[str, dict[str, list[float]]]:
-    """Warms each side up once, then times them interleaved; per side: wall, other CPU, tokens."""
-    out = {name: {"wall": [], "other_cpu": [], "tokens": [], "warmup_s": []} for name in sides}
+    """Warms each side up once, then times them interleaved.
+
+    Per side: wall seconds, CPU seconds of other processes and of this one (both sides run in this
+    process, one at a time), target tokens, warm-up seconds.
+    """
+    keys = ("wall", "other_cpu", "own_cpu", "tokens", "warmup_s")
+    out: dict[str, dict[str, list[float]]] = {name: {k: [] for k in keys} for name in sides}
     for name, run in sides.items():
         t0 = time.perf_counter()
         run()  # compile (JAX) / allocate (torch)
         out[name]["warmup_s"].append(time.perf_counter() - t0)
     for _ in range(repeats):
         for name, run in sides.items():
+            own0 = os.times()
             wall, other, tokens = timed(run)
+            own1 = os.times()
+            out[name]["own_cpu"].append(own1.user + own1.system - own0.user - own0.system)
             out[name]["wall"].append(wall)
             out[name]["other_cpu"].append(float("nan") if other is None else other)
             out[name]["tokens"].append(float(tokens))  # type: ignore[arg-type]
@@ -219,19 +227,24 @@ def report(
                 for n, f in figures.items()
             )
         )
-    rates = {}
+    rates, per_cpu = {}, {}
     for name, f in figures.items():
         wall = statistics.median(f["wall"])
         rates[name] = per_call / wall
+        own = statistics.median(f["own_cpu"])
+        per_cpu[name] = per_call / own if own > 0 else float("nan")
         print(
-            f"  {name:10s} median {rates[name]:10.1f} tokens/s ({wall:.3f} s/call; other "
-            f"processes' CPU meanwhile: median {statistics.median(f['other_cpu']):.2f} s)"
+            f"  {name:10s} median {rates[name]:10.1f} tokens/s ({wall:.3f} s/call, own CPU "
+            f"{own:.2f} s; other processes' CPU meanwhile: median "
+            f"{statistics.median(f['other_cpu']):.2f} s)"
         )
     ratio = rates["mathft_jax"] / rates["hf_torch"]
     print(
         f"  ratio mathft_jax / hf_torch = {ratio:.2f}x (goal >= 1.0); target tokens per call: "
         f"{per_call:.0f} on both sides"
     )
+    # Tokens per CPU-second of this process: less sensitive to how loaded the machine was.
+    print(f"  tokens per own CPU-second ratio = {per_cpu['mathft_jax'] / per_cpu['hf_torch']:.2f}x")
     return ratio
 
 

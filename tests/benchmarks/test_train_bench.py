@@ -28,9 +28,9 @@ def test_batch_is_dense_and_shifted():
 def _figures(tokens_b: float) -> dict:
     return {
         "mathft_jax": {"wall": [2.0, 1.0, 3.0], "other_cpu": [0.1] * 3, "tokens": [100.0] * 3,
-                       "warmup_s": [5.0]},
+                       "own_cpu": [1.0, 1.0, 1.0], "warmup_s": [5.0]},
         "hf_torch": {"wall": [4.0, 4.0, 5.0], "other_cpu": [0.2] * 3, "tokens": [tokens_b] * 3,
-                     "warmup_s": [1.0]},
+                     "own_cpu": [3.0, 3.0, 3.0], "warmup_s": [1.0]},
     }  # fmt: skip
 
 
@@ -43,6 +43,7 @@ def test_report_prints_medians_ratio_and_machine_load(capsys):
     assert "target tokens per call: 100 on both sides" in out
     assert len(re.findall(r"round \d: mathft_jax .* \(others 0\.10 CPU-s\) \| hf_torch", out)) == 3
     assert "other processes' CPU meanwhile: median 0.20 s" in out
+    assert "tokens per own CPU-second ratio = 3.00x" in out
 
 
 def test_report_refuses_unequal_token_counts():
@@ -66,7 +67,7 @@ def test_both_sides_train_the_same_tokens_once(capsys):
     figures = bench.measure(sides, repeats=1)
     for side in figures.values():
         assert side["tokens"] == [2 * 8 * 2]  # batch x length x steps, counted by each side
-        assert side["wall"][0] > 0 and len(side["warmup_s"]) == 1
+        assert side["wall"][0] > 0 and side["own_cpu"][0] >= 0 and len(side["warmup_s"]) == 1
     ratio = bench.report(workload, config, figures)
     out = capsys.readouterr().out
     assert f"ratio mathft_jax / hf_torch = {ratio:.2f}x" in out

@@ -120,10 +120,13 @@ mapfile -t HOSTS < <(scontrol show hostnames "$SLURM_JOB_NODELIST")
 COORDINATOR="${HOSTS[0]}:$PORT"
 
 STAGE_ARGS=("${GIN_ARGS[@]}" "${EXTRA_ARGS[@]}")
-# Each task learns its own id from srun's SLURM_PROCID, so the per-task part is expanded inside it.
+# Each task learns its own id from srun's SLURM_PROCID, so the per-task part is expanded inside it
+# (single quotes on purpose).
+# shellcheck disable=SC2016
 TASK='export MATHFT_PROCESS_ID="$SLURM_PROCID"; exec "$@"'
 if [[ $STAGE == train ]]; then
   STAGE_ARGS+=(--coordinator_address="$COORDINATOR" --num_processes="$SLURM_NTASKS")
+  # shellcheck disable=SC2016
   TASK='export MATHFT_PROCESS_ID="$SLURM_PROCID"; exec "$@" --process_id="$SLURM_PROCID"'
 fi
 run srun --ntasks="$SLURM_NTASKS" --kill-on-bad-exit=1 --chdir="$REPO" \

@@ -17,15 +17,14 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-import mpmath
-
 from mathft_jax.grading import latex_parser
 from mathft_jax.grading.deadline import map_with_deadline
+from mathft_jax.grading.latex_parser import MP
 from mathft_jax.grading.normalize import MAX_CANONICAL_CHARS, canonical_form, number_key
 
 BUDGET_S = 1.0  # cooperative per-call budget; `is_equiv_many` adds a hard 2 s process deadline
-_REL_TOL = mpmath.mpf("1e-28")
-_ZERO_TOL = mpmath.mpf("1e-36")
+_REL_TOL = MP.mpf("1e-28")
+_ZERO_TOL = MP.mpf("1e-36")
 _MAX_ITEMS = 40  # elements of a list/tuple/matrix
 _POINTS = (
     (0.5772156649015329, 1.3247179572447460, 2.2360679774997897, 0.9189385332046727, 1.6180339887),
@@ -230,7 +229,7 @@ def _is_text(text: str) -> bool:
 
 
 def _close(u: Any, v: Any) -> bool:
-    if not (mpmath.isfinite(u) and mpmath.isfinite(v)):
+    if not (MP.isfinite(u) and MP.isfinite(v)):
         return u == v
     # Relative, so 1/2^98 and 1/3^98 differ; the absolute floor against an exact zero only absorbs 40-digit round-off of
     # answers that are exactly zero (sin(pi) evaluates to about 1e-41).
@@ -243,8 +242,7 @@ def _values(tree: tuple, symbols: list[str], deadline: float) -> list[Any]:
     out = []
     for point in _POINTS:
         env = {
-            name: mpmath.mpf(point[i % len(point)]) + i // len(point)
-            for i, name in enumerate(symbols)
+            name: MP.mpf(point[i % len(point)]) + i // len(point) for i, name in enumerate(symbols)
         }
         try:
             out.append(latex_parser.evaluate(tree, env, deadline))

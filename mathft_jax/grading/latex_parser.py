@@ -30,6 +30,10 @@ MAX_LOG10_MAGNITUDE = 10_000_000  # |log10(value)| of any intermediate value
 MAX_FACTORIAL = 100_000
 MAX_FUNCTION_ARGUMENT = 100_000  # |x| in sin x, exp x, ...
 PRECISION_DPS = 40
+# A private context: its precision is never changed after this line, so evaluation is thread-safe
+# (mpmath.workdps would change the global context under other threads' feet).
+MP = mpmath.MPContext()
+MP.dps = PRECISION_DPS
 
 Node = tuple
 
@@ -57,10 +61,10 @@ _TOKEN_RE = re.compile(
 )
 
 _FUNCTIONS = {
-    "sin": mpmath.sin, "cos": mpmath.cos, "tan": mpmath.tan, "cot": mpmath.cot,
-    "sec": mpmath.sec, "csc": mpmath.csc, "arcsin": mpmath.asin, "arccos": mpmath.acos,
-    "arctan": mpmath.atan, "sinh": mpmath.sinh, "cosh": mpmath.cosh, "tanh": mpmath.tanh,
-    "ln": mpmath.log, "log": mpmath.log, "exp": mpmath.exp, "sqrt": mpmath.sqrt,
+    "sin": MP.sin, "cos": MP.cos, "tan": MP.tan, "cot": MP.cot,
+    "sec": MP.sec, "csc": MP.csc, "arcsin": MP.asin, "arccos": MP.acos,
+    "arctan": MP.atan, "sinh": MP.sinh, "cosh": MP.cosh, "tanh": MP.tanh,
+    "ln": MP.log, "log": MP.log, "exp": MP.exp, "sqrt": MP.sqrt,
 }  # fmt: skip
 _ASCII_FUNCTIONS = ("arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "sqrt", "sin", "cos",
                     "tan", "cot", "sec", "csc", "log", "ln", "exp")  # fmt: skip
@@ -344,8 +348,8 @@ def _check(value: Any) -> Any:
         magnitude = abs(value)
     except (TypeError, ValueError) as err:
         raise GuardError("not a number") from err
-    if magnitude != 0 and mpmath.isfinite(magnitude):
-        if abs(mpmath.log10(magnitude)) > MAX_LOG10_MAGNITUDE:
+    if magnitude != 0 and MP.isfinite(magnitude):
+        if abs(MP.log10(magnitude)) > MAX_LOG10_MAGNITUDE:
             raise GuardError("intermediate value out of range")
     return value
 
@@ -362,13 +366,13 @@ class Evaluator:
             raise DeadlineExceeded("grading deadline exceeded")
         kind = node[0]
         if kind == "num":
-            return mpmath.mpf(node[1])
+            return MP.mpf(node[1])
         if kind == "sym":
             return self.symbol(node[1])
         if kind == "add":
-            return _check(mpmath.fsum([self(child) for child in node[1]]))
+            return _check(MP.fsum([self(child) for child in node[1]]))
         if kind == "mul":
-            result = mpmath.mpf(1)
+            result = MP.mpf(1)
             for child in node[1]:
                 result = _check(result * self(child))
             return result
@@ -383,24 +387,24 @@ class Evaluator:
             return self.power(node)
         if kind == "fact":
             value = self(node[1])
-            if mpmath.im(value) != 0 or value < 0 or value != mpmath.floor(value.real):
+            if MP.im(value) != 0 or value < 0 or value != MP.floor(value.real):
                 raise GuardError("factorial of a non-natural number")
             if value > MAX_FACTORIAL:
                 raise GuardError("factorial too large")
-            return mpmath.factorial(value)
+            return MP.factorial(value)
         if kind == "fn":
             return self.function(node[1], [self(arg) for arg in node[2]])
         raise ParseError(f"unknown node {kind}")
 
     def symbol(self, name: str) -> Any:
         if name == "\\pi":
-            return +mpmath.pi
+            return +MP.pi
         if name in ("\\e", "e"):
-            return +mpmath.e
+            return +MP.e
         if name == "i":
-            return mpmath.mpc(0, 1)
+            return MP.mpc(0, 1)
         if name == "\\inf":
-            return mpmath.inf
+            return MP.inf
         if name not in self.env:
             raise GuardError(f"no value for symbol {name}")
         return self.env[name]
@@ -409,32 +413,32 @@ class Evaluator:
         base = self(node[1])
         exponent = self(node[2])
         if base in (0, 1) and exponent != 0:
-            return base if base == 1 or mpmath.re(exponent) > 0 else mpmath.inf
+            return base if base == 1 or MP.re(exponent) > 0 else MP.inf
         if abs(exponent) > MAX_EXPONENT:
             raise GuardError("exponent too large")
         magnitude = abs(base)
-        if magnitude not in (0, 1) and mpmath.isfinite(magnitude):
-            if abs(mpmath.re(exponent) * mpmath.log10(magnitude)) > MAX_LOG10_MAGNITUDE:
+        if magnitude not in (0, 1) and MP.isfinite(magnitude):
+            if abs(MP.re(exponent) * MP.log10(magnitude)) > MAX_LOG10_MAGNITUDE:
                 raise GuardError("power out of range")
-        if mpmath.im(base) == 0 and base < 0 and mpmath.im(exponent) == 0:
+        if MP.im(base) == 0 and base < 0 and MP.im(exponent) == 0:
             # Real odd roots of negatives, as a MATH reader means them: (-8)^(1/3) = -2.
             den = 1 / exponent if exponent != 0 else 0
-            if den != 0 and abs(den - mpmath.nint(den)) < 1e-30 and int(mpmath.nint(den)) % 2:
+            if den != 0 and abs(den - MP.nint(den)) < 1e-30 and int(MP.nint(den)) % 2:
                 return -((-base) ** exponent)
-        return _check(mpmath.power(base, exponent))
+        return _check(MP.power(base, exponent))
 
     def function(self, name: str, args: list[Any]) -> Any:
         if name == "binom":
             n, k = args
             if abs(n) > MAX_FACTORIAL or abs(k) > MAX_FACTORIAL:
                 raise GuardError("binomial too large")
-            return mpmath.binomial(n, k)
+            return MP.binomial(n, k)
         if name == "abs":
             return abs(args[0])
         if name == "lfloor":
-            return mpmath.floor(args[0])
+            return MP.floor(args[0])
         if name == "lceil":
-            return mpmath.ceil(args[0])
+            return MP.ceil(args[0])
         (arg,) = args
         # Periodic functions reduce their argument at a precision that grows with its size (sin of
         # 10^(10^6) would need a million digits of pi); exponentials grow out of range.
@@ -445,10 +449,9 @@ class Evaluator:
 
 def evaluate(tree: Node, env: dict[str, Any], deadline: float) -> Any:
     """The value of `tree` at `env`, at `PRECISION_DPS` digits; GuardError on any bound."""
-    with mpmath.workdps(PRECISION_DPS):
-        try:
-            return Evaluator(env, deadline)(tree)
-        except (ZeroDivisionError, OverflowError, ValueError, TypeError) as err:
-            if isinstance(err, GuardError):
-                raise
-            raise GuardError(f"evaluation failed: {err}") from err
+    try:
+        return Evaluator(env, deadline)(tree)
+    except (ZeroDivisionError, OverflowError, ValueError, TypeError) as err:
+        if isinstance(err, GuardError):
+            raise
+        raise GuardError(f"evaluation failed: {err}") from err

@@ -189,3 +189,19 @@ def test_is_equiv_many_matches_is_equiv() -> None:
     pairs = [("\\frac12", "0.5"), ("(1,2)", "(2,1)"), ("1", "9^{9^{9^{9}}}"), ("x^2", "x\\cdot x")]
     assert grading.is_equiv_many(pairs, workers=2, timeout=10.0) == [True, False, False, True]
     assert grading.is_equiv_many([]) == []
+
+
+def test_threads_and_global_mpmath_precision_do_not_matter() -> None:
+    import concurrent.futures
+
+    import mpmath
+
+    table = [row for rows in CASES.values() for row in rows]
+    old_dps = mpmath.mp.dps
+    mpmath.mp.dps = 5  # the grader must not depend on the global context
+    try:
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            got = list(pool.map(lambda row: is_equiv(row[0], row[1]), table * 3))
+    finally:
+        mpmath.mp.dps = old_dps
+    assert got == [label for _, _, label in table] * 3

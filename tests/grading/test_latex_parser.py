@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-import mpmath
 import pytest
 
 from mathft_jax.grading import latex_parser as lp
@@ -12,7 +11,7 @@ from mathft_jax.grading import latex_parser as lp
 
 def _value(text: str, **env: float):
     tree = lp.parse(text)
-    return lp.evaluate(tree, {k: mpmath.mpf(v) for k, v in env.items()}, time.perf_counter() + 1.0)
+    return lp.evaluate(tree, {k: lp.MP.mpf(v) for k, v in env.items()}, time.perf_counter() + 1.0)
 
 
 @pytest.mark.parametrize(
@@ -26,8 +25,7 @@ def _value(text: str, **env: float):
     ],
 )  # fmt: skip
 def test_values(text: str, expected: float) -> None:
-    with mpmath.workdps(lp.PRECISION_DPS):
-        assert abs(_value(text, x=1.5) - mpmath.mpf(str(expected))) < 1e-30
+    assert abs(_value(text, x=1.5) - lp.MP.mpf(str(expected))) < 1e-30
 
 
 def test_symbols_and_constants() -> None:

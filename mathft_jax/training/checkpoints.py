@@ -169,6 +169,7 @@ def load_params(path: str, shardings: Any = None) -> Any:
     checkpointer = ocp.StandardCheckpointer()
     meta = checkpointer.metadata(step_dir)
     tree = getattr(meta, "item_metadata", None) or meta
+    tree = getattr(tree, "tree", tree)  # orbax's metadata wrapper -> plain nested dict
     if shardings is None:
         device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
         target = jax.tree.map(

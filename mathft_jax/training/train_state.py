@@ -68,6 +68,8 @@ def make_train_step(
         params = optax.apply_updates(state.params, updates)
         metrics = dict(metrics)
         metrics["grad_norm"] = optax.tree.norm(grads)
+        # Non-finite here means the new params are bad even when this step's loss was fine.
+        metrics["update_norm"] = optax.tree.norm(updates)
         metrics["learning_rate"] = schedule(state.step)
         return state.replace(step=state.step + 1, params=params, opt_state=opt_state), metrics
 

@@ -167,7 +167,11 @@ def train(
         if start == "resume":
             target = jax.tree.map(
                 lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s),
-                TrainState(step=0, params=abstract, opt_state=jax.eval_shape(tx.init, abstract)),
+                TrainState(
+                    step=jax.ShapeDtypeStruct((), jnp.int32),
+                    params=abstract,
+                    opt_state=jax.eval_shape(tx.init, abstract),
+                ),
                 TrainState(step=replicated, params=p_sh, opt_state=o_sh),
             )
             params, opt_state = checkpoints.restore(manager, latest, target)
@@ -232,11 +236,11 @@ def train(
                 step += 1
                 window.append(metrics)
                 if nan_check_every and step % nan_check_every == 0:
-                    loss = float(metrics["loss"])
-                    if not math.isfinite(loss):
+                    checked = {k: float(metrics[k]) for k in ("loss", "grad_norm", "update_norm")}
+                    if not all(math.isfinite(v) for v in checked.values()):
                         manager.wait_until_finished()
                         raise FloatingPointError(
-                            f"loss is {loss} at step {step} (task {task_name}); stopping without "
+                            f"non-finite {checked} at step {step} (task {task_name}); stopping without "
                             f"saving. Last good checkpoint: step {manager.latest_step()} in "
                             f"{model_dir}/checkpoints (lower the learning rate?)"
                         )

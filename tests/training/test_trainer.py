@@ -1,0 +1,100 @@
+"""The trainer loop in-process: start precedence, best checkpoint, NaN stop, half-written steps, gin."""
+
+import json
+import os
+import shutil
+
+import gin
+import jax
+import numpy as np
+import pytest
+import train_fakes
+
+from mathft_jax import train as train_main
+from mathft_jax.training import checkpoints, metrics_logging, trainer
+
+
+def run(model_dir, steps, stage="ssft", **kw):
+    """One `trainer.train` call on the fake task and tiny model."""
+    args = dict(
+        model_dir=str(model_dir), stage=stage, train_steps=steps, task_name="fake",
+        feature_lengths={"inputs": 4, "targets": 12}, batch_size=8,
+        model_config=train_fakes.TINY, batch_iterator_fn=train_fakes.fake_batch_iterator,
+        vocabulary=train_fakes.FakeVocab(), log_every=1, checkpoint_every=2, eval_every=0,
+    )  # fmt: skip
+    args.update(kw)
+    return trainer.train(**args)
+
+
+@pytest.fixture(autouse=True)
+def _gin_defaults():
+    gin.clear_config()
+    gin.bind_parameter("make_schedule.peak_learning_rate", 3e-3)
+    yield
+    gin.clear_config()
+
+
+@pytest.mark.slow
+def test_start_precedence_and_best(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    out = run(a, 4, eval_every=2, best_metric="validation/loss")
+    assert out["start"] == "scratch"
+    best = json.loads((a / "best_checkpoint.json").read_text())
+    assert best["step"] == 4 and best["metric"] == "validation/loss"  # loss falls: last is best
+    evals = [r for r in metrics_logging.read_log(str(a)) if "validation/loss" in r]
+    assert [r["step"] for r in evals] == [2, 4] and evals[1]["validation/loss"] < evals[0][
+        "validation/loss"
+    ]
+    # load_params(MODEL_DIR) gives the best step's params, equal to the final state's.
+    loaded = checkpoints.load_params(str(a))
+    for x, y in zip(jax.tree.leaves(loaded), jax.tree.leaves(out["state"].params), strict=True):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+    # A new stage starts from INITIAL_CHECKPOINT_PATH (params only), records it, then resumes.
+    assert run(b, 2, initial_checkpoint_path=str(a))["start"] == "initial"
+    info = json.loads((b / "run_info.json").read_text())
+    assert info == {"stage": "ssft", "initial_checkpoint": str(a)}
+    assert run(b, 4, initial_checkpoint_path=str(a))["start"] == "resume"
+    with pytest.raises(ValueError, match="will be IGNORED"):
+        run(b, 6, initial_checkpoint_path=str(tmp_path / "other"))
+    # Another stage must not silently resume from this stage's checkpoints.
+    with pytest.raises(ValueError, match="holds checkpoints of stage 'ssft'"):
+        run(b, 6, stage="verifier_xent")
+
+
+@pytest.mark.slow
+def test_nan_stops_and_keeps_last_good_checkpoint(tmp_path):
+    run(tmp_path, 2)
+    gin.bind_parameter("make_schedule.peak_learning_rate", float("inf"))
+    with pytest.raises(FloatingPointError, match="at step 3.*Last good checkpoint: step 2"):
+        run(tmp_path, 4)
+    assert sorted(os.listdir(tmp_path / "checkpoints")) == ["2"]
+    params = checkpoints.load_params(str(tmp_path))
+    assert all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(params))
+
+
+@pytest.mark.slow
+def test_half_written_checkpoint_is_ignored(tmp_path):
+    run(tmp_path, 2)
+    # What a crash mid-save leaves: orbax's temporary name, never finalized (renamed) to "4".
+    shutil.copytree(
+        tmp_path / "checkpoints" / "2", tmp_path / "checkpoints" / "4.orbax-checkpoint-tmp-1"
+    )
+    manager = checkpoints.make_manager(str(tmp_path))
+    assert manager.latest_step() == 2
+    manager.close()
+    assert checkpoints._step_dir(str(tmp_path)).endswith("checkpoints/2")
+    out = run(tmp_path, 3)
+    assert out["start"] == "resume" and out["step"] == 3
+    assert [r["step"] for r in metrics_logging.read_log(str(tmp_path))] == [1, 2, 3]
+
+
+def test_bad_gin_names_the_binding(tmp_path):
+    cfg = tmp_path / "bad.gin"
+    cfg.write_text("import mathft_jax.training.trainer\ntrain.no_such_knob = 3\n")
+    with pytest.raises(ValueError, match="no_such_knob"):
+        train_main.parse_gin([f"--gin_file={cfg}"])
+    with pytest.raises(ValueError, match=r"Objective.kind='mlee'"):
+        trainer.objectives.Objective(kind="mlee")
+    with pytest.raises(ValueError, match="unknown flag"):
+        train_main.parse_gin(["--gin_fil=ssft.gin"])

@@ -4,12 +4,12 @@ import json
 import os
 import shutil
 
-import gin
 import jax
 import numpy as np
 import pytest
 import train_fakes
 
+import gin
 from mathft_jax import train as train_main
 from mathft_jax.training import checkpoints, metrics_logging, trainer
 

@@ -207,7 +207,8 @@ class ModelConfig:
             "max_position_embeddings": self.max_position_embeddings,
             "rms_norm_eps": self.norm_eps,
             "tie_word_embeddings": self.tie_embeddings,
-            "torch_dtype": self.param_dtype,
+            "dtype": self.param_dtype,  # transformers >= 5
+            "torch_dtype": self.param_dtype,  # transformers < 5
         }
         if gemma:
             out["hidden_activation"] = act

@@ -15,6 +15,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Sequence
+from fractions import Fraction
 from typing import Any
 
 from mathft_jax.grading import latex_parser
@@ -125,7 +126,7 @@ _BOUND = r"(-?[^<>=]+?)"
 _LOWER = {"<": "(", "\\le": "[", "\\leq": "[", "<=": "["}
 _UPPER = {"<": ")", "\\le": "]", "\\leq": "]", "<=": "]"}
 _REL = r"(<=|<|\\leq?)"
-_TWO_SIDED_RE = re.compile(rf"^{_BOUND}{_REL}[a-zA-Z]{_REL}{_BOUND}$")
+_TWO_SIDED_RE = re.compile(rf"^{_BOUND}{_REL} ?[a-zA-Z]{_REL}{_BOUND}$")
 _LOWER_RE = re.compile(rf"^[a-zA-Z](>=|>|\\geq?){_BOUND}$")
 _UPPER_RE = re.compile(rf"^[a-zA-Z]{_REL}{_BOUND}$")
 
@@ -256,6 +257,29 @@ def _values(tree: tuple, symbols: list[str], deadline: float) -> list[Any]:
     return out
 
 
+_EXACT_POINTS = tuple(
+    tuple(Fraction(p, q) for p, q in row)
+    for row in (((577, 1000), (1324, 999), (2236, 997), (919, 1009), (1618, 991)),
+                ((1732, 1013), (318, 983), (1414, 1019), (2718, 977), (693, 1021)),
+                ((2094, 1031), (1144, 971), (434, 1033), (1202, 967), (3141, 1039)))
+)  # fmt: skip
+
+
+def _exact_equal(ta: tuple, tb: tuple, symbols: list[str], deadline: float) -> bool | None:
+    """Equality in exact rationals at rational points; None when either side is not rational."""
+    points = _EXACT_POINTS if symbols else _EXACT_POINTS[:1]
+    for point in points:
+        env = {name: point[i % len(point)] + i // len(point) for i, name in enumerate(symbols)}
+        try:
+            if latex_parser.evaluate_exact(ta, env, deadline) != latex_parser.evaluate_exact(
+                tb, env, deadline
+            ):
+                return False
+        except latex_parser.NotExact:
+            return None
+    return True
+
+
 def _trees(a: str, b: str) -> tuple[tuple, tuple]:
     return latex_parser.parse(a), latex_parser.parse(b)
 
@@ -276,6 +300,9 @@ def _scalar_equal(a: str, b: str, deadline: float) -> bool:
     symbols = sorted(latex_parser.free_symbols(ta) | latex_parser.free_symbols(tb))
     if len(symbols) > 8:
         raise latex_parser.GuardError("too many variables")
+    exact = _exact_equal(ta, tb, symbols, deadline)
+    if exact is not None:
+        return exact
     va, vb = _values(ta, symbols, deadline), _values(tb, symbols, deadline)
     compared = 0
     for u, v in zip(va, vb):

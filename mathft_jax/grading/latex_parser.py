@@ -14,8 +14,10 @@ AST nodes: ("num", digits) ("sym", name) ("add", [n]) ("mul", [n]) ("neg", n) ("
 
 from __future__ import annotations
 
+import math
 import re
 import time
+from fractions import Fraction
 from typing import Any
 
 import mpmath
@@ -455,3 +457,98 @@ def evaluate(tree: Node, env: dict[str, Any], deadline: float) -> Any:
         if isinstance(err, GuardError):
             raise
         raise GuardError(f"evaluation failed: {err}") from err
+
+
+class NotExact(ValueError):
+    """The tree leaves the rationals (pi, roots, logs, ...) or exact arithmetic would get too big."""
+
+
+MAX_EXACT_BITS = 20_000  # numerator/denominator size of exact intermediate values
+
+
+def _exact_check(value: Fraction) -> Fraction:
+    if (
+        value.numerator.bit_length() > MAX_EXACT_BITS
+        or value.denominator.bit_length() > MAX_EXACT_BITS
+    ):
+        raise NotExact("exact value too large")
+    return value
+
+
+class ExactEvaluator:
+    """Evaluates a tree in exact rationals, so that `3^{100}` and `3^{100}+1` differ even though
+    they agree to 40 digits. Raises NotExact where the value may be irrational or huge."""
+
+    def __init__(self, env: dict[str, Fraction], deadline: float):
+        self.env = env
+        self.deadline = deadline
+
+    def __call__(self, node: Node) -> Fraction:
+        if time.perf_counter() > self.deadline:
+            raise DeadlineExceeded("grading deadline exceeded")
+        kind = node[0]
+        if kind == "num":
+            return Fraction(node[1])
+        if kind == "sym":
+            if node[1] not in self.env:
+                raise NotExact(f"{node[1]} is not a rational")
+            return self.env[node[1]]
+        if kind == "add":
+            return _exact_check(sum((self(child) for child in node[1]), Fraction(0)))
+        if kind == "mul":
+            result = Fraction(1)
+            for child in node[1]:
+                result = _exact_check(result * self(child))
+            return result
+        if kind == "neg":
+            return -self(node[1])
+        if kind == "div":
+            num, den = self(node[1]), self(node[2])
+            if den == 0:
+                raise NotExact("division by zero")
+            return _exact_check(num / den)
+        if kind == "pow":
+            return self.power(self(node[1]), self(node[2]))
+        if kind == "fact":
+            value = self(node[1])
+            if value.denominator != 1 or value < 0 or value > 2_000:
+                raise NotExact("factorial outside 0..2000")
+            return Fraction(math.factorial(int(value)))
+        if kind == "fn":
+            return self.function(node[1], [self(arg) for arg in node[2]])
+        raise NotExact(f"node {kind}")
+
+    def power(self, base: Fraction, exponent: Fraction) -> Fraction:
+        if exponent.denominator != 1:
+            raise NotExact("fractional power")
+        bits = max(base.numerator.bit_length(), base.denominator.bit_length())
+        if abs(exponent) * bits > MAX_EXACT_BITS:
+            raise NotExact("power too large")
+        if base == 0 and exponent < 0:
+            raise NotExact("division by zero")
+        return base ** int(exponent)
+
+    def function(self, name: str, args: list[Fraction]) -> Fraction:
+        if name == "abs":
+            return abs(args[0])
+        if name == "lfloor":
+            return Fraction(math.floor(args[0]))
+        if name == "lceil":
+            return Fraction(math.ceil(args[0]))
+        if name == "binom":
+            n, k = args
+            if n.denominator != 1 or k.denominator != 1 or not 0 <= n <= 5_000:
+                raise NotExact("binomial outside the naturals up to 5000")
+            return Fraction(math.comb(int(n), int(k))) if k >= 0 else Fraction(0)
+        if name == "sqrt":
+            (x,) = args
+            if x >= 0:
+                num, den = math.isqrt(x.numerator), math.isqrt(x.denominator)
+                if num * num == x.numerator and den * den == x.denominator:
+                    return Fraction(num, den)
+        raise NotExact(f"{name} is not exact here")
+
+
+def evaluate_exact(tree: Node, env: dict[str, Fraction], deadline: float) -> Fraction:
+    """The exact rational value of `tree` at `env`; NotExact when there is none at hand."""
+    return ExactEvaluator(env, deadline)(tree)

@@ -69,6 +69,13 @@ _TEXT_WRAP_RE = re.compile(
     r"\\(?:text|textbf|textit|textrm|mbox|mathrm|mathbf|mathit|operatorname)\s*\{([^{}]*)\}"
 )
 _BARE_UNIT_RE = re.compile(r"(?<=[\d})])\s+(?:" + _UNIT_WORDS + r")(?:\^\{?[23]\}?)?\s*$")
+# `12cm`: glued to a number, only units of two letters or more (`4s` may be 4 times s).
+_GLUED_UNIT_RE = re.compile(
+    r"(?<=\d)(?:"
+    + "|".join(w for w in _UNIT_WORDS.split("|") if len(w) > 1)
+    + r")(?:\^\{?[23]\}?)?$"
+)
+_WRAPPED_MATRIX_RE = re.compile(r"^[\[(](\\begin\{[a-zA-Z]*\}.*\\end\{[a-zA-Z]*\})[\])]$")
 _DEGREE_RE = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\circ|\\degree|\^\s*\{\s*o\s*\}|(?<=\d)\^o$")
 _SPACING_RE = re.compile(
     r"(?<!\\)\\[,;:! ]|\\quad|\\qquad|~|\\displaystyle|\\left|\\right|\\big|\\Big"
@@ -176,6 +183,7 @@ def canonical_form(answer: str) -> str:
     text = _strip_text(text)
     text = _CONNECTIVE_RE.sub(",", text)  # `1 or 2`, `x=1 and x=2`: a list
     text = _BARE_UNIT_RE.sub("", text.strip())
+    text = _GLUED_UNIT_RE.sub("", text)
     text = text.replace("{,}", ",").replace("\\dots", "\\ldots").replace("\\cdots", "\\ldots")
     text = text.strip().rstrip(".").strip()
     # Spaces go, except one that keeps a command apart from a following letter (`\sec x`).
@@ -193,6 +201,7 @@ def canonical_form(answer: str) -> str:
             text = text[match.end() :]
     if _THOUSANDS_RE.match(text):
         text = text.replace(",", "")
+    text = _WRAPPED_MATRIX_RE.sub(r"\1", text)  # `\left[\begin{array}..\end{array}\right]`
     if text.startswith("+"):
         text = text[1:]
     if text.startswith("{") and text.endswith("}") and text.count("{") == 1:

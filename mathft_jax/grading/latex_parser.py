@@ -345,6 +345,15 @@ def free_symbols(tree: Node) -> set[str]:
     return out
 
 
+def _decimal_exponent(token: str) -> int:
+    """|e| of a numeral `1.5e<e>` (0 without one), read without building the number."""
+    _, sep, exponent = token.lower().partition("e")
+    if not sep:
+        return 0
+    digits = exponent.lstrip("+-").lstrip("0")
+    return 10**30 if len(digits) > 30 else int(digits or 0)
+
+
 def _check(value: Any) -> Any:
     try:
         magnitude = abs(value)
@@ -368,6 +377,8 @@ class Evaluator:
             raise DeadlineExceeded("grading deadline exceeded")
         kind = node[0]
         if kind == "num":
+            if _decimal_exponent(node[1]) > MAX_LOG10_MAGNITUDE:
+                raise GuardError("number out of range")
             return MP.mpf(node[1])
         if kind == "sym":
             return self.symbol(node[1])
@@ -488,6 +499,8 @@ class ExactEvaluator:
             raise DeadlineExceeded("grading deadline exceeded")
         kind = node[0]
         if kind == "num":
+            if _decimal_exponent(node[1]) > 1_000:
+                raise NotExact("decimal exponent too large for exact arithmetic")
             return Fraction(node[1])
         if kind == "sym":
             if node[1] not in self.env:

@@ -120,7 +120,7 @@ def hf_side(config, prompt: np.ndarray, new_tokens: int) -> Callable[[], object]
     model = LlamaForCausalLM(hf_config).eval()
     input_ids = torch.as_tensor(prompt[None], dtype=torch.long)
 
-    def run():
+    def run(new_tokens: int = new_tokens):
         with torch.inference_mode():
             return model.generate(
                 input_ids,
@@ -152,8 +152,8 @@ def bench(workload: Workload, repeats: int) -> float:
         "mathft_jax": jax_side(config, params, prompt, workload.new_tokens),
         "hf_generate": hf_side(config, prompt, workload.new_tokens),
     }
-    for run in sides.values():
-        run()  # warm up: compile (JAX), allocate (torch)
+    sides["mathft_jax"]()  # warm up: compile
+    sides["hf_generate"](2)  # warm up: allocate (a short call is enough)
     walls: dict[str, list[float]] = {k: [] for k in sides}
     others: dict[str, list[float]] = {k: [] for k in sides}
     for _ in range(repeats):
@@ -184,12 +184,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="tiny,100m", help="comma list of " + ",".join(WORKLOADS))
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--prompt_len", type=int, default=None, help="override every size's")
+    parser.add_argument("--new_tokens", type=int, default=None, help="override every size's")
     args = parser.parse_args(argv)
     print(f"devices: {jax.devices()}, CPU cores: {os.cpu_count()}")
     for size in args.sizes.split(","):
         if size not in WORKLOADS:
             raise SystemExit(f"--sizes: unknown size {size!r}; expected {sorted(WORKLOADS)}")
-        bench(WORKLOADS[size], args.repeats)
+        workload = WORKLOADS[size]
+        workload = dataclasses.replace(
+            workload,
+            prompt_len=args.prompt_len or workload.prompt_len,
+            new_tokens=args.new_tokens or workload.new_tokens,
+        )
+        bench(workload, args.repeats)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import time
+import zlib
 from collections import Counter
 from collections.abc import Sequence
 from fractions import Fraction
@@ -145,14 +146,53 @@ def _inequality_as_interval(text: str) -> str | None:
     return None
 
 
+def _fingerprint(item: str, deadline: float) -> Any:
+    """A scalar item's value at one point (each symbol valued by its name), or None.
+
+    Items whose fingerprints differ cannot be equal as functions, so unordered matching only runs
+    the full comparison on pairs whose fingerprints agree: about n instead of n^2 comparisons.
+    """
+    text = canonical_form(item)
+    if structure(text)[0] != "expr" or _is_text(text):
+        return None
+    try:
+        tree = latex_parser.parse(text)
+        env = {
+            n: MP.mpf(zlib.crc32(n.encode()) % 9973) / 997 + 1
+            for n in latex_parser.free_symbols(tree)
+        }
+        value = latex_parser.evaluate(tree, env, deadline)
+    except latex_parser.DeadlineExceeded:
+        raise
+    except (latex_parser.ParseError, latex_parser.GuardError):
+        return None
+    return value if MP.isfinite(value) else None
+
+
+def _may_match(u: Any, v: Any) -> bool:
+    return u is None or v is None or abs(u - v) <= MP.mpf("1e-20") * max(1, abs(u), abs(v))
+
+
 def _match_unordered(a: list[str], b: list[str], deadline: float) -> bool:
     if len(a) != len(b) or len(a) > _MAX_ITEMS:
         return False
-    unused = list(b)
-    for item in a:
+    a = [canonical_form(item) for item in a]
+    unused = [canonical_form(item) for item in b]
+    rest = []
+    for item in a:  # identical items first: free
+        if item in unused:
+            unused.remove(item)
+        else:
+            rest.append(item)
+    if len(rest) > 1:
+        marks = [_fingerprint(item, deadline) for item in unused]
+    else:
+        marks = [None] * len(unused)
+    for item in rest:
+        mark = _fingerprint(item, deadline) if len(rest) > 1 else None
         for j, other in enumerate(unused):
-            if _equal(item, other, deadline):
-                del unused[j]
+            if _may_match(mark, marks[j]) and _equal(item, other, deadline):
+                del unused[j], marks[j]
                 break
         else:
             return False

@@ -140,11 +140,11 @@ class Attention(nn.Module):
         v = nn.with_logical_constraint(v, ("batch", "length", "kv_heads", "kv"))
 
         new_kv = None
-        if cache_kv is not None:  # write this call's keys/values at [index, index + length)
+        if cache_kv is not None:  # this call's keys/values go to slots [index, index + length)
             ck, cv = cache_kv  # [batch, max_length, kv_heads, head_dim]
-            ck = jax.lax.dynamic_update_slice(ck, k.astype(ck.dtype), (0, cache_index, 0, 0))
-            cv = jax.lax.dynamic_update_slice(cv, v.astype(cv.dtype), (0, cache_index, 0, 0))
-            new_kv = (ck, cv)
+            new_kv = (k.astype(ck.dtype), v.astype(cv.dtype))  # [batch, length, kv_heads, hd]
+            ck = jax.lax.dynamic_update_slice(ck, new_kv[0], (0, cache_index, 0, 0))
+            cv = jax.lax.dynamic_update_slice(cv, new_kv[1], (0, cache_index, 0, 0))
             k, v = ck.astype(cfg.compute_dtype), cv.astype(cfg.compute_dtype)
 
         scale = (cfg.query_pre_attn_scalar or hd) ** -0.5
@@ -180,28 +180,43 @@ class Mlp(nn.Module):
         return jnp.einsum("blm,md->bld", hidden, weight("down", (m, d), ("mlp", "embed")))
 
 
+# Scan carry: (x [batch, length, embed], cache k and v [layers, batch, max_length, kv, hd] or None).
+# The whole cache rides in the carry so each layer writes only its new tokens, in place; passing
+# per-layer slices as scan inputs/outputs would copy the full cache on every decode step.
+Carry = tuple[jax.Array, jax.Array | None, jax.Array | None]
+
+
 class DecoderLayer(nn.Module):
-    """Pre-norm residual layer; Gemma 2 adds post-norms. Returns (x, (k, v) cache or None)."""
+    """Pre-norm residual layer; Gemma 2 adds post-norms. Returns (carry, None) for `nn.scan`."""
 
     cfg: ModelConfig
 
     @nn.compact
     def __call__(
         self,
-        x: jax.Array,
+        carry: Carry,
         rope: tuple[jax.Array, jax.Array],
         mask: jax.Array,
         cache_index: jax.Array,
         window: jax.Array | None,
-        cache_kv: tuple[jax.Array, jax.Array] | None,
-    ) -> tuple[jax.Array, tuple[jax.Array, jax.Array] | None]:
+        layer: jax.Array | int,
+    ) -> tuple[Carry, None]:
         cfg = self.cfg
+        x, cache_k, cache_v = carry
+        layer_kv = None
+        if cache_k is not None:
+            take = jax.lax.dynamic_index_in_dim
+            layer_kv = (take(cache_k, layer, 0, False), take(cache_v, layer, 0, False))
         if window is not None:  # sliding-window layer: query slot - key slot < window
             q_slot = cache_index + jnp.arange(mask.shape[1])
             k_slot = jnp.arange(mask.shape[2])
             mask = mask & ((q_slot[:, None] - k_slot[None, :]) < window)[None]
         h = RMSNorm(cfg, name="pre_attn_norm")(x)
-        h, new_kv = Attention(cfg, name="attn")(h, rope, mask, cache_kv, cache_index)
+        h, new_kv = Attention(cfg, name="attn")(h, rope, mask, layer_kv, cache_index)
+        if new_kv is not None:
+            start = (layer, 0, cache_index, 0, 0)
+            cache_k = jax.lax.dynamic_update_slice(cache_k, new_kv[0][None], start)
+            cache_v = jax.lax.dynamic_update_slice(cache_v, new_kv[1][None], start)
         if cfg.post_norms:
             h = RMSNorm(cfg, name="post_attn_norm")(h)
         x = x + h
@@ -209,7 +224,7 @@ class DecoderLayer(nn.Module):
         if cfg.post_norms:
             h = RMSNorm(cfg, name="post_mlp_norm")(h)
         x = nn.with_logical_constraint(x + h, ("batch", "length", "embed"))
-        return x, new_kv
+        return (x, cache_k, cache_v), None
 
 
 def _attention_mask(
@@ -262,7 +277,7 @@ class Decoder(nn.Module):
             windows = jnp.asarray(
                 [NO_WINDOW if w is None else w for w in cfg.layer_windows()], jnp.int32
             )  # [layers]
-        kv = None if cache is None else (cache["k"], cache["v"])
+        carry = (x, None, None) if cache is None else (x, cache["k"], cache["v"])
 
         layer_cls = DecoderLayer
         if cfg.remat:
@@ -276,19 +291,13 @@ class Decoder(nn.Module):
                 length=cfg.num_layers,
                 metadata_params={nn.PARTITION_NAME: "layers"},
             )(cfg, name="layers")
-            x, new_kv = stack(x, rope, mask, index, windows, kv)
+            layers = jnp.arange(cfg.num_layers, dtype=jnp.int32)
+            carry, _ = stack(carry, rope, mask, index, windows, layers)
         else:
-            new_k, new_v = [], []
             for i in range(cfg.num_layers):
-                layer_kv = None if kv is None else (kv[0][i], kv[1][i])
                 window = None if windows is None else windows[i]
-                x, out_kv = layer_cls(cfg, name=f"layer_{i}")(
-                    x, rope, mask, index, window, layer_kv
-                )
-                if out_kv is not None:
-                    new_k.append(out_kv[0])
-                    new_v.append(out_kv[1])
-            new_kv = None if kv is None else (jnp.stack(new_k), jnp.stack(new_v))
+                carry, _ = layer_cls(cfg, name=f"layer_{i}")(carry, rope, mask, index, window, i)
+        x, new_k, new_v = carry
 
         x = RMSNorm(cfg, name="final_norm")(x)
         if cfg.tie_embeddings:
@@ -310,7 +319,7 @@ class Decoder(nn.Module):
         )
         if cache is None:
             return logits, None
-        new_cache = {"k": new_kv[0], "v": new_kv[1], "index": index + length, "key_mask": key_mask}
+        new_cache = {"k": new_k, "v": new_v, "index": index + length, "key_mask": key_mask}
         return logits, new_cache
 
 

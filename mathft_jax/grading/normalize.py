@@ -9,6 +9,7 @@ regex or a bounded scan; inputs longer than `MAX_CANONICAL_CHARS` are only strip
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from fractions import Fraction
@@ -163,9 +164,15 @@ def number_key(text: str) -> str | None:
 
 
 def canonical_form(answer: str) -> str:
-    """Cheap normal form of an answer; equal canonical forms imply `is_equiv` (see module doc)."""
+    """Cheap normal form of an answer; equal non-empty canonical forms imply `is_equiv` (see the
+    module docstring). Memoised: samples repeat answers, and `is_equiv` canonicalises again."""
     if not isinstance(answer, str):
         return ""
+    return _canonical_form(answer)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _canonical_form(answer: str) -> str:
     text = answer.strip()
     if len(text) > MAX_CANONICAL_CHARS:
         return text

@@ -43,8 +43,9 @@ def init_distributed(dist: dict[str, str]) -> None:
 
     if not dist.get("coordinator_address"):
         return
-    if jax.default_backend() == "cpu" or os.environ.get("JAX_PLATFORMS", "") == "cpu":
-        jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    # Only the CPU client uses this (GPU/TPU have their own collectives); it must precede any
+    # backend initialisation, so it is set before we know which backend runs.
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
     jax.distributed.initialize(
         coordinator_address=dist["coordinator_address"],
         num_processes=int(dist["num_processes"]),
@@ -67,8 +68,6 @@ def main(argv: Sequence[str]) -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     gin_args, dist = split_argv(argv)
-    if dist.get("coordinator_address"):
-        os.environ.setdefault("JAX_PLATFORMS", os.environ.get("JAX_PLATFORMS", ""))
     init_distributed(dist)
     parse_gin(gin_args)
     from mathft_jax.training import trainer  # noqa: PLC0415

@@ -119,10 +119,5 @@ def test_two_processes_form_one_jax_job_over_gloo(run_script, tmp_path):
     assert _probe_job(run_script, tmp_path) == EXPECTED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mathft_jax/train.py init_distributed calls jax.default_backend() before "
-    "jax.distributed.initialize(), which JAX refuses; remove this mark once fixed",
-)
 def test_the_trainers_init_distributed_joins_the_job(run_script, tmp_path):
     assert _probe_job(run_script, tmp_path, "--via_train") == EXPECTED

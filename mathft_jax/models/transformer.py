@@ -107,7 +107,7 @@ class Attention(nn.Module):
         x: jax.Array,
         rope: tuple[jax.Array, jax.Array],
         mask: jax.Array,
-        cache_kv: tuple[jax.Array, jax.Array] | None,
+        cache_kv: tuple[jax.Array, jax.Array, jax.Array | int] | None,
         cache_index: jax.Array,
     ) -> tuple[jax.Array, tuple[jax.Array, jax.Array] | None]:
         cfg = self.cfg
@@ -141,11 +141,16 @@ class Attention(nn.Module):
 
         new_kv = None
         if cache_kv is not None:  # this call's keys/values go to slots [index, index + length)
-            ck, cv = cache_kv  # [batch, max_length, kv_heads, head_dim]
-            new_kv = (k.astype(ck.dtype), v.astype(cv.dtype))  # [batch, length, kv_heads, hd]
-            ck = jax.lax.dynamic_update_slice(ck, new_kv[0], (0, cache_index, 0, 0))
-            cv = jax.lax.dynamic_update_slice(cv, new_kv[1], (0, cache_index, 0, 0))
-            k, v = ck.astype(cfg.compute_dtype), cv.astype(cfg.compute_dtype)
+            # Write first, then read this layer back: XLA then updates the cache in place (a
+            # read of the old layer before the write would force a copy of the whole cache).
+            cache_k, cache_v, layer = cache_kv  # [layers, batch, max_length, kv_heads, head_dim]
+            start = (layer, 0, cache_index, 0, 0)
+            cache_k = jax.lax.dynamic_update_slice(cache_k, k.astype(cache_k.dtype)[None], start)
+            cache_v = jax.lax.dynamic_update_slice(cache_v, v.astype(cache_v.dtype)[None], start)
+            new_kv = (cache_k, cache_v)
+            take = jax.lax.dynamic_index_in_dim
+            k = take(cache_k, layer, 0, False).astype(cfg.compute_dtype)
+            v = take(cache_v, layer, 0, False).astype(cfg.compute_dtype)
 
         scale = (cfg.query_pre_attn_scalar or hd) ** -0.5
         q = (q * scale).reshape(batch, length, kvh, h // kvh, hd)  # [b, l, kv_heads, group, hd]
@@ -181,8 +186,8 @@ class Mlp(nn.Module):
 
 
 # Scan carry: (x [batch, length, embed], cache k and v [layers, batch, max_length, kv, hd] or None).
-# The whole cache rides in the carry so each layer writes only its new tokens, in place; passing
-# per-layer slices as scan inputs/outputs would copy the full cache on every decode step.
+# The whole cache rides in the carry and each layer writes only its new tokens, in place (see
+# `Attention`); per-layer slices as scan inputs/outputs would copy the full cache every step.
 Carry = tuple[jax.Array, jax.Array | None, jax.Array | None]
 
 
@@ -203,20 +208,15 @@ class DecoderLayer(nn.Module):
     ) -> tuple[Carry, None]:
         cfg = self.cfg
         x, cache_k, cache_v = carry
-        layer_kv = None
-        if cache_k is not None:
-            take = jax.lax.dynamic_index_in_dim
-            layer_kv = (take(cache_k, layer, 0, False), take(cache_v, layer, 0, False))
+        cache_kv = None if cache_k is None else (cache_k, cache_v, layer)
         if window is not None:  # sliding-window layer: query slot - key slot < window
             q_slot = cache_index + jnp.arange(mask.shape[1])
             k_slot = jnp.arange(mask.shape[2])
             mask = mask & ((q_slot[:, None] - k_slot[None, :]) < window)[None]
         h = RMSNorm(cfg, name="pre_attn_norm")(x)
-        h, new_kv = Attention(cfg, name="attn")(h, rope, mask, layer_kv, cache_index)
+        h, new_kv = Attention(cfg, name="attn")(h, rope, mask, cache_kv, cache_index)
         if new_kv is not None:
-            start = (layer, 0, cache_index, 0, 0)
-            cache_k = jax.lax.dynamic_update_slice(cache_k, new_kv[0][None], start)
-            cache_v = jax.lax.dynamic_update_slice(cache_v, new_kv[1][None], start)
+            cache_k, cache_v = new_kv
         if cfg.post_norms:
             h = RMSNorm(cfg, name="post_attn_norm")(h)
         x = x + h

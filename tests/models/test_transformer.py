@@ -252,3 +252,18 @@ def test_init_params_match_abstract_shapes_and_train_signal():
     logits, _ = _apply(cfg, params, _tokens(1, 4), _arange(1, 4))
     # Fresh init gives moderate logits: neither exploded nor collapsed.
     assert 0.01 < float(jnp.std(logits)) < 10.0
+
+
+def test_decode_step_updates_the_cache_in_place():
+    """A copy of the whole cache per layer would make each decode step cost O(cache) extra."""
+    cfg = dataclasses.replace(TINY, num_layers=3)
+    cache = jax.eval_shape(lambda: transformer.init_cache(cfg, 4, 100))
+    step = jax.jit(
+        lambda p, t, q, c: transformer.Decoder(cfg).apply({"params": p}, t, q, cache=c),
+        donate_argnums=3,
+    )
+    token = jax.ShapeDtypeStruct((4, 1), jnp.int32)
+    hlo = step.lower(transformer.abstract_params(cfg), token, token, cache).compile().as_text()
+    cache_type = "f32[3,4,100,2,8]"
+    copies = [line for line in hlo.splitlines() if cache_type in line and " copy(" in line]
+    assert hlo.count(cache_type) > 0 and not copies, copies

@@ -2,11 +2,11 @@
 
 Order of checks, cheapest first: canonical strings equal; exact plain-number keys; the answer's
 structure (unions, intervals and tuples where brackets and order matter, sets and lists of roots
-where order does not, matrices, equations, `\\pm`); finally each scalar pair is parsed by the
-whitelist parser (`latex_parser`) and compared numerically at 40 digits, at several fixed points
-when it has variables (a polynomial-identity style test, deterministic). Nothing is ever passed to
-`eval` or `sympify`, and every bound the parser hits answers "not equivalent" and is counted in
-`grading_stats()`.
+where order does not, matrices, equations, inequalities as intervals, `\\pm`); finally each scalar
+pair is parsed by the whitelist parser (`latex_parser`) and evaluated by `numeric`: in exact
+rationals where it can (so `3^{100}` and `3^{100}+1` differ), else at 40 digits; expressions with
+variables at three fixed points (a deterministic polynomial-identity test). Nothing is ever passed
+to `eval` or `sympify`; every bound hit answers "not equivalent" and is counted in `grading_stats()`.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
 
-from mathft_jax.grading import latex_parser
+from mathft_jax.grading import latex_parser, numeric
 from mathft_jax.grading.deadline import map_with_deadline
-from mathft_jax.grading.latex_parser import MP
 from mathft_jax.grading.normalize import MAX_CANONICAL_CHARS, canonical_form, number_key
+from mathft_jax.grading.numeric import MP
 
 BUDGET_S = 1.0  # cooperative per-call budget; `is_equiv_many` adds a hard 2 s process deadline
 _REL_TOL = MP.mpf("1e-28")
@@ -161,7 +161,7 @@ def _fingerprint(item: str, deadline: float) -> Any:
             n: MP.mpf(zlib.crc32(n.encode()) % 9973) / 997 + 1
             for n in latex_parser.free_symbols(tree)
         }
-        value = latex_parser.evaluate(tree, env, deadline)
+        value = numeric.evaluate(tree, env, deadline)
     except latex_parser.DeadlineExceeded:
         raise
     except (latex_parser.ParseError, latex_parser.GuardError):
@@ -286,7 +286,7 @@ def _values(tree: tuple, symbols: list[str], deadline: float) -> list[Any]:
             name: MP.mpf(point[i % len(point)]) + i // len(point) for i, name in enumerate(symbols)
         }
         try:
-            out.append(latex_parser.evaluate(tree, env, deadline))
+            out.append(numeric.evaluate(tree, env, deadline))
         except latex_parser.DeadlineExceeded:
             raise
         except latex_parser.GuardError:
@@ -311,11 +311,11 @@ def _exact_equal(ta: tuple, tb: tuple, symbols: list[str], deadline: float) -> b
     for point in points:
         env = {name: point[i % len(point)] + i // len(point) for i, name in enumerate(symbols)}
         try:
-            if latex_parser.evaluate_exact(ta, env, deadline) != latex_parser.evaluate_exact(
+            if numeric.evaluate_exact(ta, env, deadline) != numeric.evaluate_exact(
                 tb, env, deadline
             ):
                 return False
-        except latex_parser.NotExact:
+        except numeric.NotExact:
             return None
     return True
 

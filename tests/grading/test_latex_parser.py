@@ -1,4 +1,4 @@
-"""The whitelist parser and guarded evaluator: grammar, values, and every bound."""
+"""The whitelist parser and the guarded evaluators (`numeric`): grammar, values, every bound."""
 
 from __future__ import annotations
 
@@ -7,11 +7,14 @@ import time
 import pytest
 
 from mathft_jax.grading import latex_parser as lp
+from mathft_jax.grading import numeric
 
 
 def _value(text: str, **env: float):
     tree = lp.parse(text)
-    return lp.evaluate(tree, {k: lp.MP.mpf(v) for k, v in env.items()}, time.perf_counter() + 1.0)
+    return numeric.evaluate(
+        tree, {k: numeric.MP.mpf(v) for k, v in env.items()}, time.perf_counter() + 1.0
+    )
 
 
 @pytest.mark.parametrize(
@@ -25,7 +28,7 @@ def _value(text: str, **env: float):
     ],
 )  # fmt: skip
 def test_values(text: str, expected: float) -> None:
-    assert abs(_value(text, x=1.5) - lp.MP.mpf(str(expected))) < 1e-30
+    assert abs(_value(text, x=1.5) - numeric.MP.mpf(str(expected))) < 1e-30
 
 
 def test_symbols_and_constants() -> None:
@@ -68,7 +71,21 @@ def test_bounds_raise_guard_errors_quickly(text: str) -> None:
     assert time.perf_counter() - start < 0.2
 
 
+def test_every_parsed_function_has_an_evaluator() -> None:
+    assert set(numeric.FUNCTIONS) == set(lp.FUNCTION_NAMES)
+
+
+def test_exact_evaluation_tells_apart_what_floats_cannot() -> None:
+    deadline = time.perf_counter() + 1.0
+    big = numeric.evaluate_exact(lp.parse("3^{100}"), {}, deadline)
+    assert numeric.evaluate_exact(lp.parse("3^{100}+1"), {}, deadline) - big == 1
+    with pytest.raises(numeric.NotExact):
+        numeric.evaluate_exact(lp.parse("\\sqrt{2}"), {}, deadline)
+    with pytest.raises(numeric.NotExact):
+        numeric.evaluate_exact(lp.parse("2^{100000}"), {}, deadline)
+
+
 def test_deadline_is_checked_during_evaluation() -> None:
     tree = lp.parse("1+2+3")
     with pytest.raises(lp.DeadlineExceeded):
-        lp.evaluate(tree, {}, time.perf_counter() - 1.0)
+        numeric.evaluate(tree, {}, time.perf_counter() - 1.0)

@@ -8,6 +8,7 @@ one back, so checkpoints round-trip through `hf_io`.
 import dataclasses
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 
 import gin
@@ -65,6 +66,9 @@ class ModelConfig:
     dtype: str = "float32"  # compute dtype of activations
     param_dtype: str = "float32"  # storage dtype of parameters
     remat: bool = False  # rematerialise each layer in the backward pass (saves activation memory)
+    # What remat keeps: a `jax.checkpoint_policies` name, e.g. "dots_with_no_batch_dims_saveable"
+    # (keep matmul outputs, recompute the rest) trades memory back for speed.
+    remat_policy: str = "nothing_saveable"
     scan_layers: bool = True  # nn.scan over layers: one compiled layer, params get a `layers` axis
 
     def __post_init__(self) -> None:
@@ -82,6 +86,10 @@ class ModelConfig:
         if self.rope_scaling not in (None, "llama3"):
             raise ValueError(
                 f"ModelConfig.rope_scaling={self.rope_scaling!r}; expected None|llama3"
+            )
+        if not callable(getattr(jax.checkpoint_policies, self.remat_policy, None)):
+            raise ValueError(
+                f"ModelConfig.remat_policy={self.remat_policy!r} is not in jax.checkpoint_policies"
             )
         for name in ("dtype", "param_dtype"):
             if getattr(self, name) not in _DTYPES:

@@ -281,7 +281,8 @@ class Decoder(nn.Module):
 
         layer_cls = DecoderLayer
         if cfg.remat:
-            layer_cls = nn.remat(DecoderLayer, prevent_cse=not cfg.scan_layers)
+            policy = getattr(jax.checkpoint_policies, cfg.remat_policy)
+            layer_cls = nn.remat(DecoderLayer, prevent_cse=not cfg.scan_layers, policy=policy)
         if cfg.scan_layers:
             stack = nn.scan(
                 layer_cls,

@@ -198,9 +198,8 @@ def test_remat_and_scan_give_the_same_gradients():
         return jax.nn.logsumexp(logits, axis=-1).mean() - logits[..., 3].mean()
 
     g_loop = jax.jit(jax.grad(lambda p: loss(loop_cfg, p)))(loop_params)
-    g_scan = jax.jit(jax.grad(lambda p: loss(dataclasses.replace(TINY, remat=True), p)))(
-        scan_params
-    )
+    remat = dataclasses.replace(TINY, remat=True, remat_policy="dots_with_no_batch_dims_saveable")
+    g_scan = jax.jit(jax.grad(lambda p: loss(remat, p)))(scan_params)
     np.testing.assert_allclose(
         g_scan["layers"]["mlp"]["up"][1], g_loop["layer_1"]["mlp"]["up"], atol=1e-5
     )
@@ -234,6 +233,8 @@ def test_sharded_forward_matches_single_device():
 def test_invalid_configs_name_the_field():
     with pytest.raises(ValueError, match="num_kv_heads"):
         ModelConfig(num_heads=4, num_kv_heads=3)
+    with pytest.raises(ValueError, match="remat_policy"):
+        ModelConfig(remat_policy="save_everything_please")
     with pytest.raises(ValueError, match="activation"):
         ModelConfig(activation="relu")
     with pytest.raises(ValueError, match="model_type"):

@@ -39,10 +39,14 @@ _CACHE: dict[tuple, Tokenized] = {}
 
 
 def tokenize_split(task_name: str, split: str, vocabulary: seqio.Vocabulary) -> Tokenized:
-    """Tokenizes a task split once per process (cached by task, split and vocabulary)."""
-    key = (task_name, split, vocabularies.vocabulary_key(vocabulary))
+    """Tokenizes a task split once per process.
+
+    Cached by task registration (a re-registered name is rebuilt), split, vocabulary and the gin
+    config (which sets e.g. the synth sizes).
+    """
+    task = tasks.get_task(task_name)
+    key = (task, split, vocabularies.vocabulary_key(vocabulary), gin.config_str())
     if key not in _CACHE:
-        task = tasks.get_task(task_name)
         eos = np.asarray([vocabulary.eos_id], np.int32)
         examples = []
         for ex in task.examples(split):
@@ -57,6 +61,11 @@ def tokenize_split(task_name: str, split: str, vocabulary: seqio.Vocabulary) -> 
             raise ValueError(f"task {task_name!r} split {split!r} has no examples")
         _CACHE[key] = Tokenized(task.groups, examples)
     return _CACHE[key]
+
+
+def clear_cache() -> None:
+    """Drops every tokenized split (e.g. to free memory between stages)."""
+    _CACHE.clear()
 
 
 def group_lengths(feature_lengths: dict[str, int], group: str) -> tuple[int, int]:

@@ -139,3 +139,11 @@ def test_bad_arguments_name_the_problem():
         pipeline.batch_iterator("no_such_task", "train", 4, LENGTHS, vocabulary=VOCAB)
     with pytest.raises(ValueError, match="inputs"):
         pipeline.batch_iterator("test_numbers", "train", 4, {"targets": 4}, vocabulary=VOCAB)
+
+
+def test_re_registered_task_is_rebuilt_not_served_from_cache():
+    tasks.register_task("test_rereg", lambda s: [{"inputs": "a", "targets": "b"}], replace=True)
+    first = next(pipeline.batch_iterator("test_rereg", "train", 1, LENGTHS, vocabulary=VOCAB))
+    tasks.register_task("test_rereg", lambda s: [{"inputs": "c", "targets": "d"}], replace=True)
+    second = next(pipeline.batch_iterator("test_rereg", "train", 1, LENGTHS, vocabulary=VOCAB))
+    assert _ids(first) == ["ab"] and _ids(second) == ["cd"]

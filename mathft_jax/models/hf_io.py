@@ -172,7 +172,13 @@ def load_hf_checkpoint(
     if shardings is None or isinstance(shardings, jax.sharding.Sharding):
         sharding_leaves = [shardings] * len(leaves)
     else:
-        sharding_leaves = treedef.flatten_up_to(shardings)
+        try:
+            sharding_leaves = treedef.flatten_up_to(shardings)
+        except (ValueError, TypeError) as err:
+            raise ValueError(
+                f"{path}: `shardings` does not match the params of {cfg} (build it from "
+                "load_hf_config(path, **overrides) with the same overrides, e.g. scan_layers)"
+            ) from err
 
     with ExitStack() as stack:
         handles: dict[pathlib.Path, Any] = {}

@@ -130,6 +130,8 @@ def test_sharded_import_places_each_parameter_on_its_sharding(checkpoints):
     assert up.sharding.spec == PartitionSpec("fsdp", None, "tensor")
     assert up.addressable_shards[0].data.shape == (1, 64, 32)
     jax.tree.map(np.testing.assert_array_equal, sharded, plain)
+    with pytest.raises(ValueError, match="scan_layers"):  # shardings built for the other layout
+        hf_io.load_hf_checkpoint(path, shardings=shardings, scan_layers=False)
 
 
 def test_bf16_import_and_export_keep_bf16(checkpoints, tmp_path):

@@ -3,6 +3,7 @@
 import json
 import os
 import pathlib
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -72,7 +73,13 @@ def fakes(tmp_path: pathlib.Path) -> Fakes:
 def run_script(fakes: Fakes, tmp_path: pathlib.Path) -> Callable[..., subprocess.CompletedProcess]:
     """Runs launch/<script> with the fakes first on PATH, TMPDIR=tmp_path and extra env."""
 
-    def run(script: str, args: Sequence[str], env: dict[str, str] | None = None, cwd=None):
+    def run(
+        script: str,
+        args: Sequence[str],
+        env: dict[str, str] | None = None,
+        cwd: os.PathLike | None = None,
+        timeout: float = 60,
+    ) -> subprocess.CompletedProcess:
         full_env = {
             k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "MATHFT_", "PYTHON"))
         }
@@ -82,13 +89,22 @@ def run_script(fakes: Fakes, tmp_path: pathlib.Path) -> Callable[..., subprocess
             FAKE_LOG=str(fakes.log),
             **(env or {}),
         )
-        return subprocess.run(
+        # Own process group, so a timeout also stops what the script started (no stray jobs).
+        proc = subprocess.Popen(
             ["bash", str(LAUNCH / script), *args],
             env=full_env,
             cwd=cwd or tmp_path,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=60,
+            start_new_session=True,
         )
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise
+        return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
     return run

@@ -121,3 +121,21 @@ def test_two_processes_form_one_jax_job_over_gloo(run_script, tmp_path):
 
 def test_the_trainers_init_distributed_joins_the_job(run_script, tmp_path):
     assert _probe_job(run_script, tmp_path, "--via_train") == EXPECTED
+
+
+@pytest.mark.slow
+def test_two_process_training_run_through_local_sh(run_script, tmp_path):
+    """launch/local.sh + the real trainer: 2 processes x 2 devices train 2 steps, one checkpoint."""
+    model_dir = tmp_path / "model"
+    args = ["--num_processes", "2", "--devices_per_process", "2", "--port", str(_free_port())]
+    args += ["--stage", "train", "--python", sys.executable, "--log_dir", str(tmp_path / "logs")]
+    args += ["--gin_file", "gin/ssft.gin", f"--gin.MODEL_DIR={model_dir}", "--gin.TRAIN_STEPS=2"]
+    args += ["--gin.BATCH_SIZE=4", "--gin.WARMUP_STEPS=0", "--gin.train.eval_every=0"]
+    args += ["--gin.train.checkpoint_every=2"]
+    result = run_script("local.sh", args, cwd=REPO, timeout=400)
+    assert result.returncode == 0, result.stderr
+    for i in range(2):
+        log = (tmp_path / "logs" / f"process_{i}.log").read_text()
+        assert "mesh {'data': 4," in log  # one job over both processes' devices
+        assert "done: step 2 (scratch start)" in log
+    assert [p.name for p in (model_dir / "checkpoints").iterdir()] == ["2"]

@@ -37,6 +37,7 @@ def one_step(mesh_shape, params, batch, accum_steps=1):
     return new, metrics, p_sh
 
 
+@pytest.mark.slow
 def test_eight_devices_match_one():
     assert len(jax.devices()) >= 8
     params = transformer.init_params(TINY, jax.random.key(0))
@@ -56,6 +57,7 @@ def test_eight_devices_match_one():
     assert moved > 1e-3  # the step changed the params
 
 
+@pytest.mark.slow
 def test_gradient_accumulation_matches_full_batch():
     params = transformer.init_params(TINY, jax.random.key(1))
     batch = make_rows(np.random.default_rng(1), 8, 4, 12)  # equal token counts per microbatch
@@ -89,6 +91,7 @@ def test_packed_row_equals_separate_examples():
     assert not np.allclose(token_nll(leaky)[8:], separate[8:], atol=1e-4)
 
 
+@pytest.mark.slow
 def test_verifier_objectives_on_pair_batch():
     params = transformer.init_params(TINY, jax.random.key(5))
     rng = np.random.default_rng(6)

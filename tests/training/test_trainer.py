@@ -98,3 +98,23 @@ def test_bad_gin_names_the_binding(tmp_path):
         trainer.objectives.Objective(kind="mlee")
     with pytest.raises(ValueError, match="unknown flag"):
         train_main.parse_gin(["--gin_fil=ssft.gin"])
+
+
+@pytest.mark.slow
+def test_verifier_xent_learns_a_learnable_label(tmp_path):
+    """The verifier path end to end (label position, S, Eq. 9, accuracy metric) on a task whose
+    label is a function of the prompt: validation accuracy must leave chance (0.5) far behind."""
+    obj = trainer.objectives.Objective("verifier_xent", label_ids=train_fakes.LABEL_IDS)
+    gin.bind_parameter("make_schedule.peak_learning_rate", 1e-2)
+    gin.bind_parameter("make_schedule.decay", "constant")
+    run(
+        tmp_path, 60, objective=obj, batch_iterator_fn=train_fakes.fake_verifier_iterator,
+        feature_lengths={"inputs": 6, "targets": 2}, batch_size=32, eval_every=60,
+        best_metric="validation/accuracy", best_mode="max", log_every=20,
+    )  # fmt: skip
+    acc = [
+        r["validation/accuracy"]
+        for r in metrics_logging.read_log(str(tmp_path))
+        if "validation/accuracy" in r
+    ]
+    assert acc[-1] > 0.9, acc

@@ -109,3 +109,41 @@ def gin_text(model_dir: str, steps: int, extra: tuple[str, ...] = ()) -> str:
 @gin.configurable
 def tiny_config() -> ModelConfig:
     return TINY
+
+
+LABEL_IDS = (3, 4)  # (correct, incorrect) token ids of the fake verifier task
+
+
+def fake_verifier_iterator(
+    task_name: str,
+    split: str,
+    batch_size: int,
+    feature_lengths: dict[str, int],
+    *,
+    seed: int = 0,
+    shard_index: int = 0,
+    num_shards: int = 1,
+    start_step: int = 0,
+    **_: object,
+) -> Iterator[dict]:
+    """Verifier rows `prompt -> label`: "correct" iff the last prompt token is even."""
+    prompt = feature_lengths["inputs"]
+    step = start_step
+    while split == "train" or step < 2:
+        rng = np.random.default_rng([seed, 0 if split == "train" else 1, step])
+        rows = batch_size
+        tokens = rng.integers(5, VOCAB, size=(rows, prompt + 2))
+        label = np.where(tokens[:, prompt - 1] % 2 == 0, LABEL_IDS[0], LABEL_IDS[1])
+        tokens[:, prompt] = label
+        tokens[:, prompt + 1] = 1  # EOS
+        weights = np.zeros((rows, prompt + 1), np.int32)
+        weights[:, prompt - 1 :] = 1
+        batch = {
+            "decoder_input_tokens": tokens[:, :-1].astype(np.int32),
+            "decoder_target_tokens": tokens[:, 1:].astype(np.int32),
+            "decoder_loss_weights": weights,
+            "decoder_positions": np.tile(np.arange(prompt + 1, dtype=np.int32), (rows, 1)),
+            "decoder_segment_ids": np.ones((rows, prompt + 1), np.int32),
+        }
+        yield {k: v[shard_index::num_shards] for k, v in batch.items()}
+        step += 1

@@ -10,11 +10,12 @@ The sides are interleaved (A B A B ...) and medians reported, each beside the CP
 processes used during the measured windows (from /proc/stat), since the machine is shared.
 Prints figures; it is not a test.
 
-Reading the ratio: most of it comes from the shared prefill (HF prefills the prompt N = 64 times),
-so it grows with prompt_len / new_tokens; the per-step decode cost of the two sides is much closer.
+Reading the ratio: part of it is the shared prefill (HF prefills the prompt N = 64 times), which
+grows with prompt_len / new_tokens; the figures with an 8-token prompt isolate the decode steps.
 Measured 2026-11-25 on the shared 2-core CPU under heavy load (other processes' CPU reported
 beside each figure): tiny, prompt 64, 64 new tokens: 6.2x; 100m (109.5M, MHA), prompt 64, 16 new
-tokens, 2 repeats: 7.3x (108 vs 15 tokens/s).
+tokens, 2 repeats: 7.3x (108 vs 15 tokens/s). With almost no prefill (prompt 8): tiny, 64 new
+tokens: 17.9x; 100m, 16 new tokens: 6.2x (135 vs 22 tokens/s).
 """
 
 import argparse

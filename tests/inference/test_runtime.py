@@ -36,4 +36,3 @@ def test_bad_flags_name_the_flag():
         runtime.parse_gin_flags(["--gin_fle=x.gin"])
     with pytest.raises(ValueError, match="no --gin_file"):
         runtime.parse_gin_flags(["--gin.X=1"])
-

@@ -2,61 +2,14 @@
 loading a checkpoint into `ModelFns` + params. Thin glue over the data, models and training modules.
 """
 
-import ast
-from collections.abc import Sequence
 from typing import Any
 
 import jax
 import numpy as np
 
 import gin
+from mathft_jax.gin_flags import gin_literal, parse_gin_flags, setup_gin  # noqa: F401 (re-exported)
 from mathft_jax.inference import decoding
-
-
-def gin_literal(value: str) -> str:
-    """Quotes a `--gin.X=value` unless it already is a gin literal or reference (5, 'a', @f, %X)."""
-    if value.startswith(("@", "%")):
-        return value
-    try:
-        ast.literal_eval(value)
-        return value
-    except (ValueError, SyntaxError):
-        return repr(value)
-
-
-def parse_gin_flags(argv: Sequence[str]) -> tuple[list[str], list[str], list[str]]:
-    """T5X-style flags -> (gin files, bindings, search paths).
-
-    Accepts `--gin_file=F` (repeatable), `--gin_bindings=B`, `--gin_search_paths=a,b` and
-    `--gin.NAME=VALUE` (shorthand for the binding `NAME = VALUE`; bare strings get quoted).
-    """
-    files, bindings, paths = [], [], []
-    for arg in argv:
-        name, _, value = arg.partition("=")
-        if name == "--gin_file":
-            files.append(value)
-        elif name == "--gin_bindings":
-            bindings.append(value)
-        elif name == "--gin_search_paths":
-            paths.extend(p for p in value.split(",") if p)
-        elif name.startswith("--gin."):
-            bindings.append(f"{name[len('--gin.') :]} = {gin_literal(value)}")
-        else:
-            raise ValueError(
-                f"unknown flag {arg!r}; expected --gin_file=, --gin_bindings=, --gin_search_paths= "
-                "or --gin.NAME=VALUE"
-            )
-    if not files:
-        raise ValueError("no --gin_file given (e.g. --gin_file=gin/decode.gin)")
-    return files, bindings, paths
-
-
-def setup_gin(argv: Sequence[str]) -> None:
-    """Parses gin flags (argv without the program name) and applies them."""
-    files, bindings, paths = parse_gin_flags(argv)
-    for path in [*paths, "."]:
-        gin.add_config_file_search_path(path)
-    gin.parse_config_files_and_bindings(files, bindings, finalize_config=False)
 
 
 def vocabulary() -> Any:

@@ -1,0 +1,24 @@
+"""Run the paper's whole recipe: `python -m mathft_jax.recipe --gin_file=gin/recipe_smoke.gin`.
+
+Flags as for the other entry points (T5X style): --gin_file (repeatable), --gin.NAME=VALUE,
+--gin_bindings, --gin_search_paths (the repo's gin/ folder is always searched). The stages and
+their order are in `mathft_jax/recipes/paper.py`.
+"""
+
+import os
+import sys
+from collections.abc import Sequence
+
+from mathft_jax.gin_flags import setup_gin
+
+
+def main(argv: Sequence[str]) -> None:
+    from mathft_jax.recipes import paper  # noqa: PLC0415
+
+    setup_gin(argv[1:], finalize=True)
+    paper.run_recipe(paper.RecipeConfig())
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    main(sys.argv)

@@ -1,0 +1,336 @@
+r"""The paper's whole pipeline (Liu et al. 2023, Sections 3-5); entry point `mathft_jax.recipe`.
+
+    python -m mathft_jax.recipe --gin_file=gin/recipe_smoke.gin [--gin.WORK_DIR="'runs/smoke'"]
+
+Stages, each its own job in its own folder under WORK_DIR, each starting from the previous stage's
+chosen checkpoint in a fresh MODEL_DIR (never resuming another stage's run):
+
+  1. ssft          generator SSFT (Eq. 3), checkpoint chosen on validation
+  2. sample_train  N samples per training problem from the SSFT model (the verifier's data)
+  3. verifier      verifier fine-tuning (Eq. 8 or 9) initialised from the SSFT checkpoint
+  4. multitask     SSFT again, initialised from the verifier checkpoint (sequential multi-task)
+  5. decode_*      N samples + greedy on the test split, for the SSFT and the multi-task generator
+  6. score_*       verifier score S_cls of every test sample
+  7. evaluate_*    Pass@1, Pass@N, Maj1@N, MajK@N, re-rank-all, SCR-K (mathft_jax.evaluation)
+
+A stage whose `DONE.json` exists is skipped, so a rerun after a crash continues where it stopped
+(and decode/score themselves skip problems already written). Every stage runs as a subprocess of
+the ordinary entry points (`python -m mathft_jax.train|decode|score`), exactly the commands a user
+would type; the log of each is `WORK_DIR/<stage>/log.txt`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import gin
+from mathft_jax.evaluation import candidates, grade, report, summary
+
+
+@gin.configurable
+@dataclasses.dataclass(frozen=True)
+class RecipeConfig:
+    """Everything the recipe needs; bound in gin (gin/recipe_smoke.gin is the built-in default)."""
+
+    work_dir: str = gin.REQUIRED
+    model_gin: str = "models/tiny.gin"
+    # Extra gin files/bindings every train/decode/score job gets (e.g. the synth data file).
+    common_gin_files: Sequence[str] = ()
+    common_bindings: Sequence[str] = ()
+    ssft_gin: str = "ssft.gin"
+    verifier_gin: str = "verifier_xent.gin"
+    # `verifier_xent` (Eq. 9) or `verifier_pairs` (Eq. 8): the task built from the sampled pool.
+    verifier_task_kind: str = "verifier_xent"
+    ssft_bindings: Sequence[str] = ()
+    verifier_bindings: Sequence[str] = ()
+    multitask_bindings: Sequence[str] = ()
+    # Sampling on the training split for verifier data.
+    train_sample_problems: int = 256
+    train_num_samples: int = 16
+    # Evaluation decoding on the test split.
+    test_problems: int | None = None
+    test_num_samples: int = 64
+    decode_bindings: Sequence[str] = ()
+    score_bindings: Sequence[str] = ()
+    source: str = "synth"
+    train_split: str = "train"
+    test_split: str = "test"
+    ks: Sequence[int] = (1, 2, 4)
+    seed: int = 0
+
+
+# ----------------------------------------------------------------------------- stage plumbing
+
+
+def _gin_args(files: Sequence[str], bindings: Sequence[str]) -> list[str]:
+    return [f"--gin_file={f}" for f in files] + [f"--gin_bindings={b}" for b in bindings]
+
+
+def _quote(value: str) -> str:
+    """A Python string literal for a gin binding (paths may hold quotes or backslashes)."""
+    return repr(str(value))
+
+
+def _done_marker(stage_dir: pathlib.Path) -> pathlib.Path:
+    return stage_dir / "DONE.json"
+
+
+def run_stage(
+    name: str, work_dir: pathlib.Path, module: str, args: Sequence[str]
+) -> dict[str, Any]:
+    """Runs `python -m module args` unless the stage is done; returns its DONE record.
+
+    The subprocess's output goes to the console and to `<stage>/log.txt`. A failed stage stops the
+    recipe with the log's path; nothing of earlier stages is lost.
+    """
+    stage_dir = work_dir / name
+    marker = _done_marker(stage_dir)
+    if marker.exists():
+        print(f"[recipe] {name}: done earlier, skipped ({marker})", flush=True)
+        return json.loads(marker.read_text())
+    stage_dir.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", module, *args]
+    print(f"[recipe] {name}: {' '.join(cmd)}", flush=True)
+    start = time.time()
+    with open(stage_dir / "log.txt", "a", encoding="utf-8") as log:
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+        )
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            log.write(line)
+            if _worth_showing(line):
+                print(f"  [{name}] {line.rstrip()}", flush=True)
+        code = proc.wait()
+    if code != 0:
+        raise RuntimeError(
+            f"recipe stage {name!r} failed (exit {code}); see {stage_dir / 'log.txt'}. "
+            "Rerun the same command to continue from this stage."
+        )
+    record = {"stage": name, "seconds": round(time.time() - start, 1), "command": cmd}
+    marker.write_text(json.dumps(record, indent=1) + "\n")
+    print(f"[recipe] {name}: finished in {record['seconds']:.0f} s", flush=True)
+    return record
+
+
+def _worth_showing(line: str) -> bool:
+    """Progress and results, not the TensorFlow/XLA start-up noise."""
+    noise = (
+        "oneDNN",
+        "cuda",
+        "TF_ENABLE",
+        "tensorflow/",
+        "absl::InitializeLog",
+        "WARNING: All log",
+    )
+    return bool(line.strip()) and not any(n in line for n in noise)
+
+
+def chosen_checkpoint(model_dir: pathlib.Path) -> str:
+    """The stage's checkpoint picked on validation (`best_checkpoint.json` written by the trainer)."""
+    best = model_dir / "best_checkpoint.json"
+    if not best.exists():
+        raise FileNotFoundError(f"{best} is missing: the training stage wrote no chosen checkpoint")
+    return json.loads(best.read_text())["path"]
+
+
+# ----------------------------------------------------------------------------- the pipeline
+
+
+def train_stage(
+    cfg: RecipeConfig,
+    work: pathlib.Path,
+    name: str,
+    stage_gin: str,
+    bindings: Sequence[str],
+    init_from: str | None,
+) -> str:
+    """Trains one stage in `work/name/model` and returns its chosen checkpoint's path."""
+    model_dir = work / name / "model"
+    binds = [
+        f"MODEL_DIR={_quote(model_dir)}",
+        f"INITIAL_CHECKPOINT_PATH={_quote(init_from) if init_from else None}",
+        *cfg.common_bindings,
+        *bindings,
+    ]
+    files = [stage_gin, cfg.model_gin, *cfg.common_gin_files]
+    run_stage(name, work, "mathft_jax.train", _gin_args(files, binds))
+    return chosen_checkpoint(model_dir)
+
+
+def decode_stage(
+    cfg: RecipeConfig,
+    work: pathlib.Path,
+    name: str,
+    checkpoint: str,
+    split: str,
+    num_problems: int | None,
+    num_samples: int,
+) -> pathlib.Path:
+    """Samples `num_samples` solutions (and the greedy one) per problem into a candidates file."""
+    output = work / name / "candidates.jsonl"
+    binds = [
+        f"CHECKPOINT_PATH={_quote(checkpoint)}",
+        f"OUTPUT={_quote(output)}",
+        f"NUM_SAMPLES={num_samples}",
+        f"SEED={cfg.seed}",
+        f"run_decode.source={_quote(cfg.source)}",
+        f"run_decode.split={_quote(split)}",
+        f"run_decode.num_problems={num_problems}",
+        *cfg.common_bindings,
+        *cfg.decode_bindings,
+    ]
+    files = [cfg.model_gin, "decode.gin", *cfg.common_gin_files]
+    run_stage(name, work, "mathft_jax.decode", _gin_args(files, binds))
+    return output
+
+
+def score_stage(
+    cfg: RecipeConfig, work: pathlib.Path, name: str, verifier: str, pool: pathlib.Path
+) -> pathlib.Path:
+    """Adds the verifier's S_cls to every sample of `pool`."""
+    output = work / name / "scored.jsonl"
+    binds = [
+        f"CHECKPOINT_PATH={_quote(verifier)}",
+        f"CANDIDATES={_quote(pool)}",
+        f"OUTPUT={_quote(output)}",
+        *cfg.common_bindings,
+        *cfg.score_bindings,
+    ]
+    files = [cfg.model_gin, "score.gin", *cfg.common_gin_files]
+    run_stage(name, work, "mathft_jax.score", _gin_args(files, binds))
+    return output
+
+
+def evaluate_stage(
+    cfg: RecipeConfig, work: pathlib.Path, name: str, scored: pathlib.Path
+) -> dict[str, Any]:
+    """Grades, clusters and reports one scored candidates file (in-process: no JAX needed)."""
+    out_dir = work / name
+    metrics_path = out_dir / "metrics.json"
+    if _done_marker(out_dir).exists() and metrics_path.exists():
+        print(f"[recipe] {name}: done earlier, skipped", flush=True)
+        return json.loads(metrics_path.read_text())
+    print(f"[recipe] {name}: grading and clustering {scored}", flush=True)
+    rows = candidates.read_candidates(scored)
+    result = summary.summarize(grade.grade_all(rows), ks=cfg.ks, seed=cfg.seed)
+    result["candidates"] = str(scored)
+    report.write_report(result, out_dir, title=name)
+    _done_marker(out_dir).write_text(json.dumps({"stage": name}) + "\n")
+    return result
+
+
+def paper_table(results: dict[str, dict[str, Any]], ks: Sequence[int]) -> str:
+    """The smoke run's headline table: one row per generator, metrics at the full pool size N."""
+    cols = ["Pass@1", "Maj1@N"] + [f"Maj{k}@N" for k in ks if k != 1] + ["Pass@N", "re-rank all"]
+    cols += [f"SCR-{k}" for k in ks]
+    lines = ["| model | N | " + " | ".join(cols) + " |", "|---" * (len(cols) + 2) + "|"]
+    for model, result in results.items():
+        n = str(max(result["ns"]))
+        row = result["by_n"][n]
+        values = [result["pass1"]["mean"], row["maj1"]["mean"]]
+        values += [row[f"maj{k}"]["mean"] for k in ks if k != 1]
+        values += [row["pass@n"]["mean"], row.get("rerank_all", {}).get("mean", float("nan"))]
+        values += [row.get(f"scr{k}", {}).get("mean", float("nan")) for k in ks]
+        lines.append(f"| {model} | {n} | " + " | ".join(f"{v:.3f}" for v in values) + " |")
+    pass1_kind = next(iter(results.values()))["pass1"]["kind"]
+    lines.append("")
+    lines.append(f"Pass@1 is {pass1_kind}; SCR-K re-ranks only the samples of the top-K clusters.")
+    return "\n".join(lines) + "\n"
+
+
+def plot_curves(results: dict[str, dict[str, Any]], path: pathlib.Path) -> None:
+    """One PNG with each generator's Maj1@N, MajK@N, Pass@N, re-rank and SCR against N."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(results), figsize=(6 * len(results), 4.5), squeeze=False)
+    for ax, (model, result) in zip(axes[0], results.items()):
+        ns = result["ns"]
+        keys = [k for k in result["by_n"][str(ns[0])] if not k.startswith("cost_")]
+        for key in keys:
+            style = ":" if key.startswith("pass") else "--" if key.startswith("maj") else "-"
+            ax.plot(
+                ns,
+                [result["by_n"][str(n)][key]["mean"] for n in ns],
+                style,
+                marker="o",
+                markersize=3,
+                label=key,
+            )
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(ns, [str(n) for n in ns])
+        ax.set_xlabel("N (samples per problem)")
+        ax.set_ylabel("accuracy")
+        ax.set_ylim(0, 1.02)
+        ax.grid(alpha=0.3)
+        ax.set_title(model)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def run_recipe(cfg: RecipeConfig) -> str:
+    """Runs every stage (skipping finished ones) and returns the headline table."""
+    work = pathlib.Path(cfg.work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    start = time.time()
+    ssft = train_stage(cfg, work, "ssft", cfg.ssft_gin, cfg.ssft_bindings, None)
+    pool = decode_stage(
+        cfg,
+        work,
+        "sample_train",
+        ssft,
+        cfg.train_split,
+        cfg.train_sample_problems,
+        cfg.train_num_samples,
+    )
+    verifier_binds = [
+        "import mathft_jax.data.pool_tasks",
+        "MIXTURE_OR_TASK_NAME = @pool_verifier_task()",
+        f"pool_verifier_task.candidates_path = {_quote(pool)}",
+        f"pool_verifier_task.kind = {_quote(cfg.verifier_task_kind)}",
+        "pool_verifier_task.prefix = 'recipe'",
+        *cfg.verifier_bindings,
+    ]
+    verifier = train_stage(cfg, work, "verifier", cfg.verifier_gin, verifier_binds, ssft)
+    multitask = train_stage(
+        cfg,
+        work,
+        "multitask",
+        cfg.ssft_gin,
+        [*cfg.ssft_bindings, *cfg.multitask_bindings],
+        verifier,
+    )
+    results = {}
+    for model, ckpt in (("ssft", ssft), ("multitask", multitask)):
+        test_pool = decode_stage(
+            cfg,
+            work,
+            f"decode_{model}",
+            ckpt,
+            cfg.test_split,
+            cfg.test_problems,
+            cfg.test_num_samples,
+        )
+        scored = score_stage(cfg, work, f"score_{model}", verifier, test_pool)
+        results[model] = evaluate_stage(cfg, work, f"evaluate_{model}", scored)
+    table = paper_table(results, cfg.ks)
+    (work / "results.md").write_text(table)
+    plot_curves(results, work / "metrics_vs_n.png")
+    print(
+        f"\n[recipe] all stages done in {time.time() - start:.0f} s; table in "
+        f"{work / 'results.md'}, curves in {work / 'metrics_vs_n.png'}\n"
+    )
+    print(table)
+    return table

@@ -59,7 +59,7 @@ def _nonzero(rng: random.Random, lo: int, hi: int) -> int:
 
 
 def _level1(rng: random.Random) -> tuple[str, list[str], Fraction]:
-    a, b = rng.randint(-20, 20), rng.randint(-20, 20)
+    a, b = rng.randint(-9, 9), rng.randint(-9, 9)
     op = rng.choice("+-*")
     value = {"+": a + b, "-": a - b, "*": a * b}[op]
     expr = f"{_num(a, True)}{op}{_num(b)}"
@@ -67,7 +67,7 @@ def _level1(rng: random.Random) -> tuple[str, list[str], Fraction]:
 
 
 def _level2(rng: random.Random) -> tuple[str, list[str], Fraction]:
-    a, b, c = rng.randint(-12, 12), rng.randint(-12, 12), rng.randint(-30, 30)
+    a, b, c = rng.randint(-6, 6), rng.randint(-6, 6), rng.randint(-9, 9)
     op = rng.choice("+-")
     product = a * b
     value = product + c if op == "+" else product - c
@@ -88,8 +88,8 @@ def _level2(rng: random.Random) -> tuple[str, list[str], Fraction]:
 
 
 def _level3(rng: random.Random) -> tuple[str, list[str], Fraction]:
-    x = Fraction(_nonzero(rng, -9, 9), rng.randint(2, 9))
-    y = Fraction(_nonzero(rng, -9, 9), rng.randint(2, 9))
+    x = Fraction(_nonzero(rng, -5, 5), rng.randint(2, 5))
+    y = Fraction(_nonzero(rng, -5, 5), rng.randint(2, 5))
     op = rng.choice("+-")
     value = x + y if op == "+" else x - y
     d = math.lcm(x.denominator, y.denominator)
@@ -105,7 +105,7 @@ def _level3(rng: random.Random) -> tuple[str, list[str], Fraction]:
 
 
 def _level4(rng: random.Random) -> tuple[str, list[str], Fraction]:
-    a, root, b = _nonzero(rng, -9, 9), rng.randint(-10, 10), _nonzero(rng, -20, 20)
+    a, root, b = _nonzero(rng, -5, 5), rng.randint(-6, 6), _nonzero(rng, -9, 9)
     c = a * root + b
     lhs = f"{'' if a == 1 else '-' if a == -1 else a}x{'+' if b > 0 else '-'}{abs(b)}"
     steps = [f"{a}x={c}{'-' if b > 0 else '+'}{abs(b)}={c - b}.", f"x={c - b}/{_num(a)}={root}."]
@@ -113,10 +113,10 @@ def _level4(rng: random.Random) -> tuple[str, list[str], Fraction]:
 
 
 def _level5(rng: random.Random) -> tuple[str, list[str], Fraction]:
-    a, c = _nonzero(rng, -9, 9), _nonzero(rng, -9, 9)
+    a, c = _nonzero(rng, -5, 5), _nonzero(rng, -5, 5)
     while c == a:
-        c = _nonzero(rng, -9, 9)
-    b, d = rng.randint(-15, 15), rng.randint(-15, 15)
+        c = _nonzero(rng, -5, 5)
+    b, d = rng.randint(-9, 9), rng.randint(-9, 9)
     value = Fraction(d - b, a - c)
 
     def side(k: int, m: int) -> str:

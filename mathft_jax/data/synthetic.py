@@ -1,13 +1,15 @@
 """The built-in `synth` task: seeded multi-step arithmetic and algebra with step-by-step solutions.
 
-Lets the whole recipe run on a laptop CPU. Five levels (1: one operation on small integers, 2: two
-operations with precedence, 3: fraction sums, 4: `ax+b=c` with an integer root, 5: `ax+b=cx+d`, often
-a fractional root), answers in the grader's forms (`-7`, `\\frac{5}{6}`, `-\\frac{3}{2}`). Problem plus
-solution stay under ~160 bytes so a byte-level model trains fast; levels 3-5 are meant to keep a
-tiny model's greedy accuracy well below 100%. Measured (2 layers, width 128, byte vocabulary, AdamW
-3e-3, batch 32, loaded 2-core CPU): after 400 / 620 steps (~6 min) the target loss is 0.30 / 0.19
-nats per byte but greedy accuracy only 6% on 128 test problems, so runs need thousands of steps
-or narrower number ranges.
+Lets the whole recipe run on a laptop CPU. Five levels (1: one operation on integers in [-9, 9],
+2: two operations with precedence, 3: fraction sums with denominators 2-5, 4: `ax+b=c` with an
+integer root, 5: `ax+b=cx+d`, often a fractional root), answers in the grader's forms (`-7`,
+`\\frac{5}{6}`, `-\\frac{3}{2}`). Problem plus solution stay under ~160 bytes so a byte-level model
+trains fast. Number ranges are narrow so a tiny model learns in minutes; distinct problems run out
+for the easy levels, so the 20,000 training problems lean to levels 2 and 5 (about 4%/33%/8%/9%/45%
+for levels 1-5) while eval splits are near uniform. Measured in `make smoke` (gin/recipe_smoke.gin:
+2 layers, width 128, byte vocabulary, AdamW 3e-3, batch 32, 1000 steps, 2-core CPU, load ~1.6):
+validation loss 0.10 nats/byte, greedy accuracy 27% on 100 test problems (26.6% on 256 training
+problems), Pass@16 61%, Maj1@16 25%. (Before the ranges were narrowed: 6% after 620 steps.)
 
 Splits are disjoint by problem text: an example's split is a hash of its text, so the same problem
 never lands in two splits, whatever the sizes asked for. Example `i` of a split depends only on

@@ -12,6 +12,8 @@ import sys
 from collections.abc import Sequence
 
 import gin
+
+from mathft_jax import cli
 from mathft_jax.inference import generation, runtime
 from mathft_jax.inference.prompting import build_prompt_fn
 from mathft_jax.inference.sampling import SamplingConfig
@@ -72,8 +74,7 @@ def run_decode(
 
 
 def main(argv: Sequence[str]) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    runtime.setup_gin(argv)
+    cli.start_job(argv)
     run_decode()
 
 

@@ -7,7 +7,6 @@ from the repo root.
 """
 
 import ast
-import logging
 import pathlib
 from collections.abc import Sequence
 
@@ -16,17 +15,25 @@ import gin
 GIN_DIR = pathlib.Path(__file__).resolve().parents[1] / "gin"
 
 
-class _QuietGinSearch(logging.Filter):
-    """Drops gin's per-attempt "Path not found" errors: it logs one for every search path it tries
-    before the one that holds the file, which reads like a failure when nothing failed. A file that
-    is truly missing still raises, naming the paths searched."""
+def _drop_package_resource_reader() -> None:
+    """Stops gin reading `include "models/tiny.gin"` as a file of an importable package `models`.
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        msg = str(record.msg)
-        return not msg.startswith(("Path not found:", "system_path_file_exists:"))
+    gin tries that reader for every search path, and the working directory comes first: any
+    `models/` or `data/` folder there (or on sys.path, as tests/ is under pytest) shadows our
+    files or crashes gin (a namespace package has no file). We never ship gin files as package
+    resources, so plain files on the search paths are all we read. (`_FILE_READERS` is gin's
+    private list; if it moves, gin keeps its default behaviour.)
+    """
+    try:
+        from gin import config, resource_reader  # noqa: PLC0415
+    except ImportError:
+        return
+    readers = getattr(config, "_FILE_READERS", None)
+    if isinstance(readers, list):
+        readers[:] = [r for r in readers if r[0] is not resource_reader.system_path_reader]
 
 
-logging.getLogger().addFilter(_QuietGinSearch())
+_drop_package_resource_reader()
 
 
 def gin_literal(value: str) -> str:

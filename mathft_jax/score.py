@@ -12,6 +12,8 @@ import sys
 from collections.abc import Sequence
 
 import gin
+
+from mathft_jax import cli
 from mathft_jax.inference import runtime, scoring
 
 
@@ -49,8 +51,7 @@ def run_score(
 
 
 def main(argv: Sequence[str]) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    runtime.setup_gin(argv)
+    cli.start_job(argv)
     run_score()
 
 

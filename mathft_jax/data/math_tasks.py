@@ -12,6 +12,7 @@ import logging
 import pathlib
 
 import gin
+
 from mathft_jax.data import paths, problems, prompts, readers, verifier_data
 from mathft_jax.data.registry import (
     PAIR_GROUPS,

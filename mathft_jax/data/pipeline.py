@@ -15,10 +15,10 @@ import dataclasses
 import logging
 from collections.abc import Iterator
 
+import gin
 import numpy as np
 import seqio
 
-import gin
 from mathft_jax.data import feature_converters as fc
 from mathft_jax.data import tasks, vocabularies
 

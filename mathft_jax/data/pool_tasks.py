@@ -7,6 +7,7 @@ _contrastive_pairs` from the candidates file and hands back the one asked for.
 """
 
 import gin
+
 from mathft_jax.data.math_tasks import register_verifier_tasks
 
 KINDS = ("verifier_xent", "verifier_pairs", "contrastive_pairs")

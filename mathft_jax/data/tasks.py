@@ -14,6 +14,7 @@ import functools
 import logging
 
 import gin
+
 from mathft_jax.data import prompts, synthetic, verifier_data
 from mathft_jax.data.registry import (  # noqa: F401 (re-exported: the registry's public API)
     ALL_SPLITS,

@@ -8,11 +8,10 @@ EOS is appended to every target by the pipeline, so each vocabulary must name on
 
 from collections.abc import Sequence
 
+import gin
 import numpy as np
 import seqio
 import tensorflow as tf
-
-import gin
 
 # EOS names tried in order when a tokenizer.json's EOS is not given (Llama 3, Qwen2.5, Gemma, GPT-2, T5).
 _EOS_CANDIDATES = ("<|end_of_text|>", "<|endoftext|>", "<eos>", "</s>", "<|im_end|>")

@@ -4,6 +4,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import gin
+
 from mathft_jax.inference import decoding, generation
 from mathft_jax.inference.prompting import PromptFn
 from mathft_jax.inference.sampling import SamplingConfig

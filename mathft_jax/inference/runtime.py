@@ -4,10 +4,10 @@ loading a checkpoint into `ModelFns` + params. Thin glue over the data, models a
 
 from typing import Any
 
+import gin
 import jax
 import numpy as np
 
-import gin
 from mathft_jax.gin_flags import gin_literal, parse_gin_flags, setup_gin  # noqa: F401 (re-exported)
 from mathft_jax.inference import decoding
 
@@ -54,9 +54,5 @@ def load_model(
             mesh,
             partitioning.logical_axis_rules(),
         )
-    # Loaded to one device, then placed: `load_params(path, shardings)` fails on orbax's tree
-    # metadata (reported); switch to it once fixed, so large models never gather on one device.
-    params = checkpoints.load_params(checkpoint_path)
-    if shardings is not None:
-        params = jax.device_put(params, shardings)
+    params = checkpoints.load_params(checkpoint_path, shardings, config)
     return decoding.decoder_fns(config, np.dtype(cache_dtype)), params

@@ -7,10 +7,9 @@ decoding, so `top_k` is `None` (off) unless a run asks for it.
 
 import dataclasses
 
+import gin
 import jax
 import jax.numpy as jnp
-
-import gin
 
 NEG_INF = -1e30  # finite, so masked logits never produce NaN through `x - max(x)`
 

@@ -8,10 +8,9 @@ one back, so checkpoints round-trip through `hf_io`.
 import dataclasses
 from typing import Any
 
+import gin
 import jax
 import jax.numpy as jnp
-
-import gin
 
 FAMILIES = ("llama", "qwen2", "gemma", "gemma2")
 ACTIVATIONS = ("silu", "gelu_tanh")

@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import gin
+
 from mathft_jax.evaluation import candidates, grade, report, summary
 
 

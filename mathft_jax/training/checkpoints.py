@@ -6,9 +6,10 @@ Layout of a stage's MODEL_DIR:
   best_checkpoint.json                    {"step", "metric", "value", "path"} of the best so far
 A half-written step keeps orbax's temporary name until finalized, so it is never listed as a step.
 
-    python -m pytest -q tests/training/test_checkpoints.py
+    python -m pytest -q tests/training/test_trainer.py
 """
 
+import dataclasses
 import json
 import logging
 import os
@@ -141,6 +142,8 @@ def _step_dir(path: str) -> str:
     best = read_json(os.path.join(path, BEST))
     if best and os.path.isdir(best["path"]):
         return best["path"]
+    if best:
+        log.warning("%s names step %s, which is gone; taking the latest step", BEST, best["step"])
     root = os.path.join(path, CHECKPOINTS)
     if os.path.isdir(root):
         steps = ocp.utils.checkpoint_steps(root)
@@ -152,19 +155,48 @@ def _step_dir(path: str) -> str:
     )
 
 
-def load_params(path: str, shardings: Any = None) -> Any:
+# ModelConfig fields that are ours to choose for an HF checkpoint (how to run it, not what it is).
+RUNTIME_FIELDS = ("dtype", "param_dtype", "remat", "remat_policy", "scan_layers")
+# Fields an HF config.json may leave at a default the gin model file need not repeat.
+_UNCHECKED_FIELDS = {*RUNTIME_FIELDS, "max_position_embeddings"}
+
+
+def _load_hf(path: str, shardings: Any, model_config: Any) -> Any:
+    """HF folder -> params laid out for `model_config` (its dtypes, scan/remat), which must
+    describe the same architecture as the folder's config.json."""
+    from mathft_jax.models import hf_io  # noqa: PLC0415
+
+    if model_config is None:
+        return hf_io.load_hf_checkpoint(path, shardings=shardings)[1]
+    overrides = {f: getattr(model_config, f) for f in RUNTIME_FIELDS}
+    hf_cfg = hf_io.load_hf_config(path, **overrides)
+    diffs = [
+        f"{f.name}: gin {getattr(model_config, f.name)!r} vs config.json {getattr(hf_cfg, f.name)!r}"
+        for f in dataclasses.fields(model_config)
+        if f.name not in _UNCHECKED_FIELDS
+        and getattr(model_config, f.name) != getattr(hf_cfg, f.name)
+    ]
+    if diffs:
+        raise ValueError(
+            f"the gin model config does not match {path}/config.json ({'; '.join(diffs)}): "
+            "include the gin/models/*.gin file of this checkpoint"
+        )
+    return hf_io.load_hf_checkpoint(path, shardings=shardings, **overrides)[1]
+
+
+def load_params(path: str, shardings: Any = None, model_config: Any = None) -> Any:
     """Params from an orbax step dir, a MODEL_DIR (its best, else latest step) or an HF folder.
 
     `shardings` (a pytree of NamedSharding like the params) places them; else default device.
+    `model_config` (our `ModelConfig`), for an HF folder: the dtypes and layer layout to load
+    into, and a check that the folder holds that architecture.
     """
     if not os.path.exists(path):
         raise ValueError(f"checkpoint path {path} does not exist")
-    try:
-        from mathft_jax.models import hf_io  # noqa: PLC0415  (lands with the model module)
-    except ImportError:
-        hf_io = None
-    if hf_io is not None and hf_io.is_hf_checkpoint(path):
-        return hf_io.load_hf_checkpoint(path, shardings=shardings)[1]
+    from mathft_jax.models import hf_io  # noqa: PLC0415
+
+    if hf_io.is_hf_checkpoint(path):
+        return _load_hf(path, shardings, model_config)
     step_dir = os.path.join(_step_dir(path), "params")
     checkpointer = ocp.StandardCheckpointer()
     meta = checkpointer.metadata(step_dir)

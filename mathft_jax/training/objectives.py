@@ -12,10 +12,10 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+import gin
 import jax
 import jax.numpy as jnp
 
-import gin
 from mathft_jax.training import losses
 
 KINDS = ("mle", "verifier_xent", "verifier_margin", "contrastive", "joint_xent", "joint_margin")

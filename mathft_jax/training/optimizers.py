@@ -6,9 +6,8 @@ schedule counts steps. Bind e.g. `make_optimizer.name = "adafactor"`, `make_sche
     python -m pytest -q tests/training/test_optimizers.py
 """
 
-import optax
-
 import gin
+import optax
 
 DECAYS = ("cosine", "linear", "constant")
 

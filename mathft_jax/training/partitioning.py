@@ -13,11 +13,10 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import gin
 import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
-
-import gin
 
 log = logging.getLogger(__name__)
 

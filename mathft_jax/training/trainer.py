@@ -16,12 +16,12 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import flax.linen as nn
+import gin
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
-import gin
 from mathft_jax.models import ModelConfig, transformer
 from mathft_jax.training import checkpoints, objectives, optimizers, partitioning
 from mathft_jax.training.metrics_logging import MetricsLogger
@@ -178,7 +178,7 @@ def train(
             step0 = latest
         else:
             if start == "initial":
-                params = checkpoints.load_params(initial_checkpoint_path, p_sh)
+                params = checkpoints.load_params(initial_checkpoint_path, p_sh, cfg)
             else:
                 params = jax.jit(lambda r: transformer.init_params(cfg, r), out_shardings=p_sh)(
                     jax.random.key(seed)
@@ -255,9 +255,13 @@ def train(
                     logger.write(step, eval_metrics)
                     log.info("step %d validation %s", step, eval_metrics)
                     value = eval_metrics.get(best_metric) if best_metric else None
+                    # Ties go to the later step, as orbax's BestN keeps it (the earlier one
+                    # may be deleted).
                     if value is not None and (
                         not best
-                        or (value < best["value"] if best_mode == "min" else value > best["value"])
+                        or (
+                            value <= best["value"] if best_mode == "min" else value >= best["value"]
+                        )
                     ):
                         best = {
                             "step": step,

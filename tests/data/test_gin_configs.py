@@ -2,9 +2,9 @@
 
 import pathlib
 
+import gin
 import pytest
 
-import gin
 from mathft_jax.data import math_tasks, pipeline, prompts, tasks, vocabularies  # noqa: F401
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]

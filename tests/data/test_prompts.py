@@ -1,9 +1,9 @@
 """Prompt templates and verifier label token ids."""
 
+import gin
 import pytest
 import seqio
 
-import gin
 from mathft_jax.data import prompts, vocabularies
 
 

@@ -5,12 +5,12 @@ import json
 import pathlib
 import types
 
+import gin
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import gin
 from mathft_jax import decode, score
 from mathft_jax.data import prompts
 from mathft_jax.inference import scoring

@@ -1,7 +1,7 @@
 """A stand-in stage for the local.sh loopback test: joins the multi-process JAX job that local.sh
 describes in env (MATHFT_COORDINATOR_ADDRESS, MATHFT_NUM_PROCESSES, MATHFT_PROCESS_ID) and sums
 one value per device across processes; prints the result as JSON. With `--via_train` it joins
-through the trainer's own `mathft_jax.train.init_distributed` instead of calling JAX directly.
+through `mathft_jax.distributed` (what train, decode and score use) instead of calling JAX directly.
 """
 
 import json
@@ -17,10 +17,10 @@ from jax.sharding import PartitionSpec as P
 
 def main() -> None:
     if "--via_train" in sys.argv[1:]:
-        from mathft_jax import train
+        from mathft_jax import distributed
 
-        _, dist = train.split_argv([])  # from the MATHFT_* env that launch/local.sh sets
-        train.init_distributed(dist)
+        _, settings = distributed.split_flags([])  # the MATHFT_* env that launch/local.sh sets
+        distributed.initialize(settings)
     else:
         jax.distributed.initialize(
             coordinator_address=os.environ["MATHFT_COORDINATOR_ADDRESS"],

@@ -119,7 +119,7 @@ def test_two_processes_form_one_jax_job_over_gloo(run_script, tmp_path):
     assert _probe_job(run_script, tmp_path) == EXPECTED
 
 
-def test_the_trainers_init_distributed_joins_the_job(run_script, tmp_path):
+def test_mathft_distributed_joins_the_job(run_script, tmp_path):
     assert _probe_job(run_script, tmp_path, "--via_train") == EXPECTED
 
 

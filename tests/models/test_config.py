@@ -3,9 +3,9 @@
 import dataclasses
 import pathlib
 
+import gin
 import pytest
 
-import gin
 from mathft_jax.models.config import ModelConfig
 
 GIN_MODELS = pathlib.Path(__file__).resolve().parents[2] / "gin" / "models"

@@ -159,3 +159,19 @@ def test_missing_tensor_and_folder_errors_name_the_culprit(checkpoints, tmp_path
     hf_io.save_hf_checkpoint(tmp_path, dataclasses.replace(cfg, tie_embeddings=True), headless)
     with pytest.raises(KeyError, match="lm_head.weight"):  # untied model, file without a head
         hf_io.load_hf_checkpoint(tmp_path, tie_embeddings=False)
+
+
+def test_load_params_takes_the_gin_configs_layout_and_refuses_another_architecture(checkpoints):
+    """INITIAL_CHECKPOINT_PATH / CHECKPOINT_PATH = an HF folder: the trainer's and decoder's gin
+    ModelConfig decides dtypes and layer layout; a different architecture is an error."""
+    from mathft_jax.training import checkpoints as ckpt  # noqa: PLC0415
+
+    path, ref = checkpoints("qwen2")
+    gin_cfg = hf_io.load_hf_config(path, scan_layers=False, param_dtype="bfloat16")
+    params = ckpt.load_params(str(path), model_config=gin_cfg)
+    assert "layer_0" in params and {x.dtype for x in jax.tree.leaves(params)} == {
+        jnp.dtype(jnp.bfloat16)
+    }
+    wrong = dataclasses.replace(gin_cfg, num_kv_heads=4)
+    with pytest.raises(ValueError, match="num_kv_heads: gin 4 vs config.json 2"):
+        ckpt.load_params(str(path), model_config=wrong)

@@ -5,17 +5,14 @@ arithmetic task a tiny model from scratch stays at chance within CPU minutes (40
 """
 
 import math
-import pathlib
-import sys
-
-import pytest
 
 import gin
+import pytest
+
 from mathft_jax import train as train_main
 from mathft_jax.training import metrics_logging, trainer
 
 STEPS = 150
-TESTS_DIR = str(pathlib.Path(__file__).resolve().parents[1])
 
 
 def _run(gin_file, model_dir, *bindings):
@@ -36,11 +33,7 @@ def _evals(model_dir, key):
 
 
 @pytest.mark.slow
-def test_ssft_cuts_validation_loss(tmp_path, monkeypatch):
-    # gin resolves `include "models/tiny.gin"` as a resource of an importable package `models`
-    # first; pytest puts tests/ on sys.path, where tests/models/ is one. Hide it.
-    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != TESTS_DIR])
-    monkeypatch.delitem(sys.modules, "models", raising=False)
+def test_ssft_cuts_validation_loss(tmp_path):
     ssft = tmp_path / "ssft"
     _run("ssft.gin", ssft)
     losses = _evals(ssft, "validation/loss")

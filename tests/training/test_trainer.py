@@ -4,12 +4,12 @@ import json
 import os
 import shutil
 
+import gin
 import jax
 import numpy as np
 import pytest
 import train_fakes
 
-import gin
 from mathft_jax import train as train_main
 from mathft_jax.training import checkpoints, metrics_logging, trainer
 
@@ -87,6 +87,16 @@ def test_half_written_checkpoint_is_ignored(tmp_path):
     out = run(tmp_path, 3)
     assert out["start"] == "resume" and out["step"] == 3
     assert [r["step"] for r in metrics_logging.read_log(str(tmp_path))] == [1, 2, 3]
+
+
+def test_a_tied_best_metric_picks_the_step_orbax_keeps(tmp_path):
+    """Learning rate 0: every evaluation ties. Orbax's BestN keeps the latest of tied steps and
+    deletes the others, so best_checkpoint.json must name that one (and it must exist)."""
+    gin.bind_parameter("make_schedule.peak_learning_rate", 0.0)
+    run(tmp_path, 6, eval_every=2, checkpoint_every=2, keep_last=1, best_metric="validation/loss")
+    best = json.loads((tmp_path / "best_checkpoint.json").read_text())
+    assert best["step"] == 6 and os.path.isdir(best["path"])
+    assert sorted(int(p) for p in os.listdir(tmp_path / "checkpoints")) == [6]
 
 
 def test_bad_gin_names_the_binding(tmp_path):

@@ -10,9 +10,9 @@ import os
 import signal
 from collections.abc import Iterator
 
+import gin
 import numpy as np
 
-import gin
 from mathft_jax.models import ModelConfig
 
 VOCAB = 32

@@ -30,5 +30,11 @@ test-fast: setup
 smoke: setup
 	$(PY) -m mathft_jax.recipe --gin_file=gin/recipe_smoke.gin
 
+# The peer benchmarks (print ratios against PyTorch/transformers and naive grading; minutes).
+bench: setup
+	$(PY) -m mathft_jax.benchmarks.grading
+	$(PY) -m mathft_jax.benchmarks.train
+	$(PY) -m mathft_jax.benchmarks.decode
+
 clean:
 	rm -rf $(VENV) runs

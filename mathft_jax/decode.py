@@ -74,8 +74,7 @@ def run_decode(
 
 
 def main(argv: Sequence[str]) -> None:
-    cli.start_job(argv)
-    run_decode()
+    cli.run_job(argv, run_decode)
 
 
 if __name__ == "__main__":

@@ -51,8 +51,7 @@ def run_score(
 
 
 def main(argv: Sequence[str]) -> None:
-    cli.start_job(argv)
-    run_score()
+    cli.run_job(argv, run_score)
 
 
 if __name__ == "__main__":

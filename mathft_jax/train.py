@@ -18,14 +18,17 @@ def parse_gin(argv: Sequence[str]) -> None:
     gin_flags.setup_gin(argv)
 
 
-def main(argv: Sequence[str]) -> None:
-    cli.start_job(argv)
+def _train() -> None:
     from mathft_jax.training import trainer  # noqa: PLC0415
 
     result = trainer.train()
     logging.getLogger("mathft_jax.train").info(
         "done: step %d (%s start)", result["step"], result["start"]
     )
+
+
+def main(argv: Sequence[str]) -> None:
+    cli.run_job(argv, _train)
 
 
 if __name__ == "__main__":

@@ -65,6 +65,54 @@ class RecipeConfig:
     test_split: str = "test"
     ks: Sequence[int] = (1, 2, 4)
     seed: int = 0
+    # SSFT starts from this checkpoint (a pretrained HF folder for a real model); None = random init.
+    base_checkpoint: str | None = None
+    # A `tokenizer.json` (HF) or `.model` (SentencePiece) file for every job; None = the gin default.
+    tokenizer: str | None = None
+    # How generator stages pick their checkpoint on the validation split: "greedy_pass_at_1" (the
+    # paper's choice: greedy decoding graded at each evaluation) or "loss" (validation loss).
+    generator_selection: str = "greedy_pass_at_1"
+    selection_problems: int = 100
+    # Extra bindings of the selection hook (e.g. greedy_pass_at_1_hook.max_decode_len = 72).
+    selection_bindings: Sequence[str] = ()
+
+    def __post_init__(self) -> None:
+        if self.generator_selection not in ("greedy_pass_at_1", "loss"):
+            raise ValueError(
+                "RecipeConfig.generator_selection must be 'greedy_pass_at_1' or 'loss', got "
+                f"{self.generator_selection!r}"
+            )
+        if self.tokenizer and not self.tokenizer.endswith((".json", ".model")):
+            raise ValueError(
+                f"RecipeConfig.tokenizer={self.tokenizer!r}: expected a tokenizer.json (HF) or a "
+                "SentencePiece .model file"
+            )
+
+    def job_bindings(self) -> list[str]:
+        """Bindings every train/decode/score job gets: the tokenizer, then `common_bindings`."""
+        binds = []
+        if self.tokenizer:
+            kind = "hf" if self.tokenizer.endswith(".json") else "sentencepiece"
+            binds += [
+                f"get_vocabulary.kind = {kind!r}",
+                f"get_vocabulary.path = {self.tokenizer!r}",
+            ]
+        return [*binds, *self.common_bindings]
+
+    def generator_bindings(self) -> list[str]:
+        """Checkpoint selection of the generator stages (SSFT, multi-task SSFT)."""
+        if self.generator_selection == "loss":
+            return ["train.best_metric = 'validation/loss'", "train.best_mode = 'min'"]
+        return [
+            "import mathft_jax.inference.hooks",
+            "train.eval_hooks = [@greedy_pass_at_1_hook()]",
+            f"greedy_pass_at_1_hook.source = {self.source!r}",
+            "greedy_pass_at_1_hook.split = 'validation'",
+            f"greedy_pass_at_1_hook.num_problems = {self.selection_problems}",
+            "train.best_metric = 'validation/greedy_pass_at_1'",
+            "train.best_mode = 'max'",
+            *self.selection_bindings,
+        ]
 
 
 # ----------------------------------------------------------------------------- stage plumbing
@@ -158,7 +206,7 @@ def train_stage(
     binds = [
         f"MODEL_DIR={_quote(model_dir)}",
         f"INITIAL_CHECKPOINT_PATH={_quote(init_from) if init_from else None}",
-        *cfg.common_bindings,
+        *cfg.job_bindings(),
         *bindings,
     ]
     files = [stage_gin, cfg.model_gin, *cfg.common_gin_files]
@@ -185,7 +233,7 @@ def decode_stage(
         f"run_decode.source={_quote(cfg.source)}",
         f"run_decode.split={_quote(split)}",
         f"run_decode.num_problems={num_problems}",
-        *cfg.common_bindings,
+        *cfg.job_bindings(),
         *cfg.decode_bindings,
     ]
     files = [cfg.model_gin, "decode.gin", *cfg.common_gin_files]
@@ -202,7 +250,7 @@ def score_stage(
         f"CHECKPOINT_PATH={_quote(verifier)}",
         f"CANDIDATES={_quote(pool)}",
         f"OUTPUT={_quote(output)}",
-        *cfg.common_bindings,
+        *cfg.job_bindings(),
         *cfg.score_bindings,
     ]
     files = [cfg.model_gin, "score.gin", *cfg.common_gin_files]
@@ -286,7 +334,8 @@ def run_recipe(cfg: RecipeConfig) -> str:
     work = pathlib.Path(cfg.work_dir)
     work.mkdir(parents=True, exist_ok=True)
     start = time.time()
-    ssft = train_stage(cfg, work, "ssft", cfg.ssft_gin, cfg.ssft_bindings, None)
+    generator_binds = [*cfg.generator_bindings(), *cfg.ssft_bindings]
+    ssft = train_stage(cfg, work, "ssft", cfg.ssft_gin, generator_binds, cfg.base_checkpoint)
     pool = decode_stage(
         cfg,
         work,
@@ -310,7 +359,7 @@ def run_recipe(cfg: RecipeConfig) -> str:
         work,
         "multitask",
         cfg.ssft_gin,
-        [*cfg.ssft_bindings, *cfg.multitask_bindings],
+        [*generator_binds, *cfg.multitask_bindings],
         verifier,
     )
     results = {}

@@ -22,13 +22,13 @@ import argparse
 import dataclasses
 import os
 import statistics
-import time
 from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mathft_jax.benchmarks.machine import timed
 from mathft_jax.inference import decoding
 from mathft_jax.inference.sampling import SamplingConfig
 
@@ -64,28 +64,6 @@ WORKLOADS = {
         new_tokens=64,
     ),
 }
-
-
-def _busy_ticks() -> int | None:
-    """Busy CPU ticks of the whole machine (all fields but idle and iowait), None off Linux."""
-    try:
-        with open("/proc/stat") as f:
-            fields = [int(v) for v in f.readline().split()[1:]]
-    except OSError:
-        return None
-    return sum(fields) - fields[3] - fields[4]
-
-
-def timed(fn: Callable[[], object]) -> tuple[float, float | None]:
-    """(wall seconds, CPU seconds other processes used meanwhile) of one call."""
-    tick = os.sysconf("SC_CLK_TCK")
-    busy0, own0, t0 = _busy_ticks(), os.times(), time.perf_counter()
-    fn()
-    wall, busy1, own1 = time.perf_counter() - t0, _busy_ticks(), os.times()
-    if busy0 is None or busy1 is None:
-        return wall, None
-    own = sum(own1[i] - own0[i] for i in range(4))
-    return wall, max(0.0, (busy1 - busy0) / tick - own)
 
 
 def jax_side(config, params, prompt: np.ndarray, new_tokens: int) -> Callable[[], object]:
@@ -165,7 +143,7 @@ def bench(workload: Workload, repeats: int) -> float:
     others: dict[str, list[float]] = {k: [] for k in sides}
     for _ in range(repeats):
         for name, run in sides.items():
-            wall, other = timed(run)
+            wall, other, _ = timed(run)
             walls[name].append(wall)
             others[name].append(other if other is not None else float("nan"))
     generated = NUM_SAMPLES * workload.new_tokens

@@ -28,11 +28,11 @@ import os
 import pathlib
 import random
 import statistics
-import time
 from collections.abc import Callable, Sequence
 
 from absl import app, flags
 
+from mathft_jax.benchmarks.machine import timed
 from mathft_jax.evaluation.candidates import Candidates, iter_candidates
 from mathft_jax.evaluation.clustering import naive_cluster_answers
 from mathft_jax.evaluation.grade import Grader, grade_problem, sample_answers
@@ -193,28 +193,6 @@ def naive_job(
 
 
 # ----------------------------------------------------------------------------- timing
-
-
-def _cpu_jiffies() -> int | None:
-    """Busy CPU time of the whole machine in clock ticks (None off Linux)."""
-    try:
-        fields = pathlib.Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
-    except OSError:
-        return None
-    values = [int(v) for v in fields]
-    return sum(values) - values[3] - (values[4] if len(values) > 4 else 0)  # minus idle, iowait
-
-
-def timed(fn: Callable[[], object]) -> tuple[float, float | None, object]:
-    """(wall seconds, CPU seconds used by other processes meanwhile, result)."""
-    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-    busy0, own0, t0 = _cpu_jiffies(), os.times(), time.perf_counter()
-    result = fn()
-    wall, busy1, own1 = time.perf_counter() - t0, _cpu_jiffies(), os.times()
-    if busy0 is None or busy1 is None:
-        return wall, None, result
-    own = sum(own1[i] - own0[i] for i in range(4))  # user, system, children user/system
-    return wall, max(0.0, (busy1 - busy0) / tick - own), result
 
 
 def run(

@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
-from mathft_jax.benchmarks.grading import timed
+from mathft_jax.benchmarks.machine import timed
 from mathft_jax.models import ModelConfig, transformer
 from mathft_jax.training import objectives, optimizers, partitioning
 from mathft_jax.training.train_state import TrainState, make_train_step

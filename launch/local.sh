@@ -36,41 +36,9 @@ Anything after -- goes to the stage verbatim.
 EOF
 }
 
-die() {
-  printf 'local.sh: error: %s\n' "$1" >&2
-  printf 'Run launch/local.sh --help for usage.\n' >&2
-  exit 2
-}
-
-# One word, shell-quoted for reading: bare when safe, else in '...'.
-quote() {
-  if [[ $1 =~ ^[A-Za-z0-9_@%+=:,./-]+$ ]]; then
-    printf '%s' "$1"
-  else
-    printf '%s' "${1@Q}"
-  fi
-}
-
-print_cmd() {
-  local out="" arg
-  for arg in "$@"; do
-    out+="${out:+ }$(quote "$arg")"
-  done
-  printf '%s\n' "$out"
-}
-
-# Value of an option given as `--opt value` or `--opt=value`; sets SHIFT to the words consumed.
-optval() {
-  if [[ $1 == *=* ]]; then
-    VALUE=${1#*=}
-    SHIFT=1
-  elif [[ $# -ge 2 ]]; then
-    VALUE=$2
-    SHIFT=2
-  else
-    die "$1 needs a value"
-  fi
-}
+PROG=local.sh
+# shellcheck source=launch/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 STAGE="" MODULE="" NUM_PROCESSES=1 DEVICES="" PORT=8476 LOG_DIR="" PYTHON=${PYTHON:-python3}
 DRY_RUN=0 GIN_ARGS=() ENV_ARGS=() EXTRA_ARGS=()

@@ -47,34 +47,13 @@ Anything after -- goes to the stage verbatim (e.g. evaluate's --candidates=FILE)
 EOF
 }
 
-die() {
-  printf '%s: error: %s\n' "$PROG" "$1" >&2
-  printf 'Run %s --help for usage.\n' "$PROG" >&2
-  exit 2
-}
-
-# One word, shell-quoted for reading and for a remote shell: bare when safe, else in '...'.
-quote() {
-  if [[ $1 =~ ^[A-Za-z0-9_@%+=:,./-]+$ ]]; then
-    printf '%s' "$1"
-  else
-    printf '%s' "${1@Q}"
-  fi
-}
-
-# Joins arguments into one shell-quoted string (a remote `--command`, a dry-run line).
-quote_all() {
-  local out="" arg
-  for arg in "$@"; do
-    out+="${out:+ }$(quote "$arg")"
-  done
-  printf '%s' "$out"
-}
+# shellcheck source=launch/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # Prints the command (one shell-quoted line) in dry-run mode; runs it otherwise.
 run() {
   if [[ $DRY_RUN == 1 ]]; then
-    printf '%s\n' "$(quote_all "$@")"
+    print_cmd "$@"
   else
     "$@"
   fi
@@ -83,19 +62,6 @@ run() {
 TPU="" ZONE="" PROJECT="" STAGE="" MODEL_DIR="" REF="HEAD" GIT_URL="" WORKDIR="mathft_jax"
 TARBALL="" JAX_SPEC="jax[tpu]" SKIP_SETUP=0 DRY_RUN=0
 GIN_ARGS=() ENV_ARGS=() EXTRA_ARGS=()
-
-# Value of an option given as `--opt value` or `--opt=value`; sets SHIFT to the words consumed.
-optval() {
-  if [[ $1 == *=* ]]; then
-    VALUE=${1#*=}
-    SHIFT=1
-  elif [[ $# -ge 2 ]]; then
-    VALUE=$2
-    SHIFT=2
-  else
-    die "$1 needs a value"
-  fi
-}
 
 while [[ $# -gt 0 ]]; do
   SHIFT=1

@@ -11,7 +11,9 @@ to `eval` or `sympify`; every bound hit answers "not equivalent" and is counted 
 
 from __future__ import annotations
 
+import functools
 import re
+import threading
 import time
 import zlib
 from collections import Counter
@@ -35,6 +37,8 @@ _POINTS = (
 )
 
 _STATS: Counter = Counter()
+MAX_STRUCTURAL_CHARS = 60_000  # characters compared structurally in one is_equiv call
+_WORK = threading.local()
 
 
 def grading_stats() -> dict[str, int]:
@@ -50,32 +54,39 @@ def reset_grading_stats() -> None:
     _STATS.clear()
 
 
-_MATRIX_RE = re.compile(r"^\\begin\{([pbvBV]?matrix|array)\}(?:\{[lcr|]*\})?(.*)\\end\{\1\}$")
+_SCALED_MATRIX_RE = re.compile(
+    r"^((?:(?!\\begin).){1,40}?)(\\begin\{([pbvBV]?matrix|array)\}.*\\end\{\3\})$"
+)
+_TEMPLATE_RE = re.compile(r"^\s*(?:\{\{[^{}]*\}\}|[$#]\{[^{}]*\}|<%.*%>)\s*$", re.DOTALL)
+_MATRIX_RE = re.compile(
+    r"^\\begin\{([pbvBV]?matrix|array)\}(?:\{[lcr|]*\})?((?:(?!\\end\{).)*)\\end\{\1\}$"
+)
 _WORD_RE = re.compile(r"[a-zA-Z]{3,}")
 _COMMAND_RE = re.compile(r"\\[a-zA-Z]+")
 _KNOWN_WORDS = re.compile(r"sqrt|sin|cos|tan|cot|sec|csc|arc|log|exp|pi|infty|frac|binom")
 _OPENERS, _CLOSERS = "([{", ")]}"
 
 
+@functools.cache
+def _split_re(sep: str) -> re.Pattern:
+    return re.compile(f"({re.escape(sep)})|\\\\([{{}}])|([([{{])|[)\\]}}]")
+
+
 def _split_top(text: str, sep: str) -> list[str]:
     """Splits at occurrences of `sep` outside any brackets (`\\{`, `\\}` count as braces)."""
-    parts, depth, start, i = [], 0, 0, 0
-    while i < len(text):
-        ch = text[i]
-        if depth == 0 and text.startswith(sep, i):
-            parts.append(text[start:i])
-            i += len(sep)
-            start = i
-            continue
-        if ch == "\\" and text[i + 1 : i + 2] in ("{", "}"):
-            depth += 1 if text[i + 1] == "{" else -1
-            i += 2
-            continue
-        if ch in _OPENERS:
-            depth += 1
-        elif ch in _CLOSERS:
-            depth -= 1
-        i += 1
+    if sep not in text:
+        return [text]
+    parts, depth, start = [], 0, 0
+    for match in _split_re(sep).finditer(text):  # brackets and separators only: C speed
+        is_sep, escaped, opener = match.groups()
+        if is_sep is not None:
+            if depth == 0:
+                parts.append(text[start : match.start()])
+                start = match.end()
+        elif escaped is not None:
+            depth += 1 if escaped == "{" else -1
+        else:
+            depth += 1 if opener is not None else -1
     parts.append(text[start:])
     return parts
 
@@ -110,6 +121,8 @@ def structure(text: str) -> tuple:
         if len(items) > 1:
             return ("tuple", text[0], text[-1], items)
     items = _split_top(text, ",")
+    if len(items) == 1:
+        items = _split_top(text, ";")  # `(-4,27);(2,15)`, `1; 3`
     if len(items) > 1:
         return ("list", items)
     for sign in ("\\pm", "\\mp"):
@@ -153,7 +166,17 @@ def _fingerprint(item: str, deadline: float) -> Any:
     the full comparison on pairs whose fingerprints agree: about n instead of n^2 comparisons.
     """
     text = canonical_form(item)
-    if structure(text)[0] != "expr" or _is_text(text):
+    struct = structure(text)
+    if struct[0] == "tuple" and len(struct[3]) <= _MAX_ITEMS:
+        # A point's fingerprint combines its coordinates' in order: lists of points match in ~n.
+        total = MP.mpf(0)
+        for weight, part in zip(_TUPLE_WEIGHTS, struct[3]):
+            value = _fingerprint(part, deadline)
+            if value is None:
+                return None
+            total += weight * value
+        return total
+    if struct[0] != "expr" or _is_text(text):
         return None
     try:
         tree = latex_parser.parse(text)
@@ -169,11 +192,46 @@ def _fingerprint(item: str, deadline: float) -> Any:
     return value if MP.isfinite(value) else None
 
 
+_TUPLE_WEIGHTS = [MP.sqrt(k + 2) for k in range(_MAX_ITEMS)]
+
+
 def _may_match(u: Any, v: Any) -> bool:
     return u is None or v is None or abs(u - v) <= MP.mpf("1e-20") * max(1, abs(u), abs(v))
 
 
+def _expand_pm(items: list[str]) -> list[str]:
+    """`\\pm 1, \\pm 2` lists four roots: items with a `\\pm` split into their two values."""
+    out = []
+    for item in items:
+        text = canonical_form(item)
+        if "\\pm" in text or "\\mp" in text:
+            struct = structure(text)
+            if struct[0] == "list" and len(struct[1]) == 2:
+                out.extend(struct[1])
+                continue
+        out.append(item)
+    return out
+
+
+_NAMED_RE = re.compile(r"^([a-zA-Z](?:_\{?\w+\}?)?|[A-Z]{2,3}|\\[a-z]+)=([^=]+)$")
+
+
+def _named_values(items: list[str]) -> dict[str, str] | None:
+    """`a=1, b=2`: the values by name when every item names a different unknown; else None
+    (`x=1, x=3` is a list of roots, compared without its names)."""
+    out = {}
+    for item in items:
+        match = _NAMED_RE.match(item.strip())
+        if not match or match.group(1) in out:
+            return None
+        out[match.group(1)] = match.group(2)
+    return out
+
+
 def _match_unordered(a: list[str], b: list[str], deadline: float) -> bool:
+    if len(a) > _MAX_ITEMS or len(b) > _MAX_ITEMS:
+        return False
+    a, b = _expand_pm(a), _expand_pm(b)
     if len(a) != len(b) or len(a) > _MAX_ITEMS:
         return False
     a = [canonical_form(item) for item in a]
@@ -207,6 +265,11 @@ def _match_ordered(a: Sequence[str], b: Sequence[str], deadline: float) -> bool:
 
 def _equal(a: str, b: str, deadline: float) -> bool:
     """Structural comparison of two canonical answers (see module docstring)."""
+    if time.perf_counter() > deadline:  # structural work on a long answer counts too
+        raise latex_parser.DeadlineExceeded("grading deadline exceeded")
+    _WORK.chars = getattr(_WORK, "chars", 0) + len(a) + len(b)
+    if _WORK.chars > MAX_STRUCTURAL_CHARS:  # nested lists of long garbage: n^2 * depth
+        raise latex_parser.GuardError("too much structural work")
     a, b = canonical_form(a), canonical_form(b)
     if a == b:
         return True
@@ -225,6 +288,19 @@ def _equal(a: str, b: str, deadline: float) -> bool:
         return sa[1:3] == sb[1:3] and _match_ordered(sa[3], sb[3], deadline)
     if sa[0] == "matrix" or sb[0] == "matrix":
         return _matrix_equal(sa, sb, deadline)
+    named_a = _named_values(sa[1]) if sa[0] == "list" else None
+    named_b = _named_values(sb[1]) if sb[0] == "list" else None
+    if named_a is not None and named_b is not None:  # `a=1, b=2` against `b=2, a=1`
+        return named_a.keys() == named_b.keys() and all(
+            _equal(named_a[k], named_b[k], deadline) for k in named_a
+        )
+    if named_a is not None or named_b is not None:  # `x=2, y=1` against `(2, 1)`: in order
+        named, other = (named_a, sb) if named_a is not None else (named_b, sa)
+        if other[0] == "tuple" and other[1:3] == ("(", ")"):
+            return _match_ordered(list(named.values()), other[3], deadline)
+        if other[0] == "list":
+            return _match_ordered(list(named.values()), other[1], deadline)
+        return False
     if sa[0] in ("list", "set") or sb[0] in ("list", "set"):
         if "tuple" in (sa[0], sb[0]):
             return False
@@ -242,6 +318,12 @@ def _matrix_equal(sa: tuple, sb: tuple, deadline: float) -> bool:
     def cells(struct: tuple) -> list[list[str]] | None:
         if struct[0] == "matrix":
             return struct[1]
+        if struct[0] == "expr" and (match := _SCALED_MATRIX_RE.match(struct[1])):
+            # `\frac{1}{3}\begin{pmatrix}..\end{pmatrix}`: the scalar multiplies every cell.
+            scale = {"-": "-1", "+": "1"}.get(match.group(1), match.group(1))
+            inner = structure(match.group(2))
+            if inner[0] == "matrix":
+                return [[f"({scale})({cell})" for cell in row] for row in inner[1]]
         if struct[0] == "tuple" and struct[1] == "(" and struct[2] == ")":
             return [[item] for item in struct[3]]  # a column vector written as a tuple
         return None
@@ -267,6 +349,11 @@ def _is_text(text: str) -> bool:
     """Whether an answer is words (a name, a day, `odd`) rather than mathematics."""
     stripped = _KNOWN_WORDS.sub("", _COMMAND_RE.sub("", text))
     return _WORD_RE.search(stripped) is not None
+
+
+def _text_key(text: str) -> str:
+    """Words compared without case, spacing or punctuation; a minus sign stays (`-125 miles`)."""
+    return re.sub(r"[^\w-]|_", "", _COMMAND_RE.sub("", text).lower())
 
 
 def _close(u: Any, v: Any) -> bool:
@@ -331,11 +418,7 @@ def _scalar_equal(a: str, b: str, deadline: float) -> bool:
     if ka is not None and kb is not None:
         return ka == kb
     if _is_text(a) or _is_text(b):
-        return (
-            _is_text(a)
-            and _is_text(b)
-            and re.sub(r"\W", "", a.lower()) == re.sub(r"\W", "", b.lower())
-        )
+        return _is_text(a) and _is_text(b) and _text_key(a) == _text_key(b)
     ta, tb = _trees(a, b)
     symbols = sorted(latex_parser.free_symbols(ta) | latex_parser.free_symbols(tb))
     if len(symbols) > 8:
@@ -385,6 +468,12 @@ def is_equiv(ground_truth: str, candidate: str) -> bool:
     _STATS["calls"] += 1
     if not isinstance(ground_truth, str) or not isinstance(candidate, str):
         return False
+    if _TEMPLATE_RE.match(candidate[:MAX_CANONICAL_CHARS]) or _TEMPLATE_RE.match(
+        ground_truth[:MAX_CANONICAL_CHARS]
+    ):
+        # `{{7*7}}`, `${7*7}`: template-injection probes, not mathematics.
+        _STATS["parse_failures"] += 1
+        return False
     a, b = canonical_form(ground_truth), canonical_form(candidate)
     if a == b and a:
         _STATS["canonical_hits"] += 1
@@ -392,6 +481,7 @@ def is_equiv(ground_truth: str, candidate: str) -> bool:
     if not a or not b or len(a) > MAX_CANONICAL_CHARS or len(b) > MAX_CANONICAL_CHARS:
         return False
     deadline = time.perf_counter() + BUDGET_S
+    _WORK.chars = 0
     try:
         return _equal(a, b, deadline)
     except latex_parser.DeadlineExceeded:

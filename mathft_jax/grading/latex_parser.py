@@ -271,7 +271,8 @@ class _Parser:
             return self.node("fn", "binom", [self.braced_or_token(), self.braced_or_token()])
         if name in _CONSTANTS:
             return self.node("sym", "\\" + _CONSTANTS[name])
-        if name in ("alpha", "beta", "gamma", "theta", "phi", "lambda", "mu", "omega", "tau"):
+        if name in ("alpha", "beta", "gamma", "delta", "theta", "phi", "lambda", "mu", "omega", "tau",
+                    "sigma", "rho", "psi"):  # fmt: skip
             return self.node("sym", "\\" + name)
         if tok in _IGNORED_COMMANDS:
             return self.atom()
@@ -279,7 +280,8 @@ class _Parser:
             if name == "log" and self.peek() == "_":
                 self.take()
                 base = self.braced_or_token()
-                arg = self.braced_or_token() if self.peek() != "(" else self.group("(")
+                # The argument is a whole number (`\log_3 27`), not TeX's single-digit argument.
+                arg = self.group(self.peek()) if self.peek() in ("(", "{") else self.power()
                 return self.node("div", self.node("fn", "ln", [arg]), self.node("fn", "ln", [base]))
             exponent = None
             if self.peek() == "^":  # \sin^2 x

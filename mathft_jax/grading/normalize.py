@@ -45,6 +45,26 @@ _UNICODE = {
     "\u00a0": " ",
     "\u2009": " ",
     "\u200b": "",
+    "\u200c": "",
+    "\u200d": "",
+    "\u2060": "",
+    "\ufeff": "",  # byte-order mark
+    "\u00ad": "",  # soft hyphen
+    "\u00ba": "^\\circ",  # masculine ordinal, typed for a degree sign (NFKC would make it `o`)
+    "\u2205": "\\emptyset ",
+    "\u211d": "\\mathbb{R}",  # NFKC would make it a plain `R`
+    "\u221c": "\\sqrt[4]",
+    "\u03b1": "\\alpha ",
+    "\u03b2": "\\beta ",
+    "\u03b3": "\\gamma ",
+    "\u03b4": "\\delta ",
+    "\u03b8": "\\theta ",
+    "\u03bb": "\\lambda ",
+    "\u03bc": "\\mu ",
+    "\u03c3": "\\sigma ",
+    "\u03c4": "\\tau ",
+    "\u03c6": "\\phi ",
+    "\u03c9": "\\omega ",
     "\u221a": "\\sqrt",
     "\u2044": "/",  # fraction slash, from NFKC of vulgar fractions such as the one fifth sign
     "\u221b": "\\sqrt[3]",
@@ -62,12 +82,12 @@ _UNIT_WORDS = (
 )
 # `\text{ cm}^2`, `\mbox{inches}` after something: a unit, dropped.
 _TEXT_UNIT_RE = re.compile(
-    r"(?<=[\w})\]])\s*\\(?:text|mbox|textrm|mathrm)\{\s*(?:"
+    r"(?<=[\w})\]])\s*\\(?:text|mbox|textrm|textnormal|mathrm)\{\s*(?:"
     + _UNIT_WORDS
     + r")\s*\}(?:\^\{?[23]\}?)?"
 )
 _TEXT_WRAP_RE = re.compile(
-    r"\\(?:text|textbf|textit|textrm|mbox|mathrm|mathbf|mathit|operatorname)\s*\{([^{}]*)\}"
+    r"\\(?:text|textbf|textit|textrm|textnormal|textsf|mbox|mathrm|mathbf|mathit|operatorname)\s*\{([^{}]*)\}"
 )
 _BARE_UNIT_RE = re.compile(r"(?<=[\d})])\s+(?:" + _UNIT_WORDS + r")(?:\^\{?[23]\}?)?\s*$")
 # `12cm`: glued to a number, only units of two letters or more (`4s` may be 4 times s).
@@ -89,10 +109,26 @@ _SHORT_SQRT_RE = re.compile(r"\\sqrt\s*(\d+|[a-zA-Z])")
 _THOUSANDS_RE = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$", re.ASCII)
 _MIXED_NUMBER_RE = re.compile(r"^(-?)(\d+)\\frac\{(\d+)\}\{(\d+)\}$", re.ASCII)
 _LOG_BASE_RE = re.compile(r"\\log_(\d)")
-_VAR_PREFIX_RE = re.compile(r"^[a-zA-Z](?:_\{?\w+\}?)?(?:\([a-z]\))?=(?!=)")
+_VAR_PREFIX_RE = re.compile(
+    r"^(?:[a-zA-Z](?:_\{?\w+\}?)?(?:\((?:[a-z]|-?\d+)\))?|[A-Z]{2,3}|\\[a-z]+)=(?!=)"
+)
 _COMMAND_RE = re.compile(r"\\[a-zA-Z]+")
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _MARKED_THOUSANDS_RE = re.compile(r"(\d)(?:,\\!|\{,\})(?=\d{3}(?!\d))", re.ASCII)
-_BOXED_RE = re.compile(r"^\s*\\boxed\s*\{(.*)\}\s*$")
+_BOXED_RE = re.compile(r"^\s*\\(?:boxed|fbox)\s*\{(.*)\}\s*$")
+# `65\text{ children tickets}`: words in a trailing \text after a value are a unit or a label.
+_TRAILING_TEXT_RE = re.compile(
+    r"(?<=[\d})\]])\s*\\(?:text|mbox|textrm|textnormal|mathrm)\{\s*[a-zA-Z][a-zA-Z\s.'-]*\}(?:\^\{?[23]\}?)?\s*$"
+)
+_REALS_RE = re.compile(
+    r"\\mathbb\s*\{\s*R\s*\}|\\mathbb\s*R(?![a-zA-Z])|\\R(?![a-zA-Z])|"
+    r"\\(?:text|mbox)\{\s*(?:[Aa]ll )?real numbers\s*\}|^(?:[Aa]ll )?real numbers$"
+)
+_EMPTY_SET_RE = re.compile(r"\\varnothing|\\emptyset|\\\{\s*\\\}|\\O(?![a-zA-Z])")
+# `12\text{ and }13`, `6, 8\text{, and }10`: a list, whatever the spacing inside the \text.
+_TEXT_CONNECTIVE_RE = re.compile(
+    r",?\s*\\(?:text|mbox|textrm|textnormal)\s*\{\s*,?\s*(?:or|and)\s*,?\s*\}\s*,?\s*"
+)
 _CONNECTIVE_RE = re.compile(r"(?:(?<=[\w})\]])\s+|,\s*)(?:or|and)\s+(?=[-\w\\({\[])")
 _ASCII_MIXED_RE = re.compile(r"^(-?\d+)\s+(\d+)/(\d+)$", re.ASCII)
 _REPEATING_RE = re.compile(r"^(-?)(\d*)\.(\d*)\\overline\{(\d{1,20})\}$", re.ASCII)
@@ -108,7 +144,24 @@ def _ascii_digit(char: str) -> str:
     return str(unicodedata.digit(char, char)) if char.isdigit() else char
 
 
+_SUPERSCRIPTS = dict(
+    zip("\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079\u207b\u207a", "0123456789-+")
+)
+_SUBSCRIPTS = dict(
+    zip("\u2080\u2081\u2082\u2083\u2084\u2085\u2086\u2087\u2088\u2089", "0123456789")
+)
+_SUPERSCRIPT_RE = re.compile("[" + "".join(_SUPERSCRIPTS) + "]+")
+_SUBSCRIPT_RE = re.compile("[" + "".join(_SUBSCRIPTS) + "]+")
+
+
 def _replace_unicode(text: str) -> str:
+    # Runs of superscripts and subscripts: `10⁻³` is `10^{-3}`, `x₁₂` is `x_{12}`.
+    text = _SUPERSCRIPT_RE.sub(
+        lambda m: "^{" + "".join(_SUPERSCRIPTS[c] for c in m.group(0)) + "}", text
+    )
+    text = _SUBSCRIPT_RE.sub(
+        lambda m: "_{" + "".join(_SUBSCRIPTS[c] for c in m.group(0)) + "}", text
+    )
     text = _UNICODE_RE.sub(lambda m: _UNICODE[m.group(0)], text)
     if not text.isascii():
         # Compatibility forms (`１`, `𝟏`, `ﬁ`) and other scripts' digits (`١`) to ASCII.
@@ -176,10 +229,12 @@ def _canonical_form(answer: str) -> str:
     text = answer.strip()
     if len(text) > MAX_CANONICAL_CHARS:
         return text
+    text = _CONTROL_RE.sub("", text)
     text = _replace_unicode(text)
     text = _ASCII_MIXED_RE.sub(r"\1\\frac{\2}{\3}", text)  # `2 1/2` is the mixed number 5/2
     text = text.replace("\\$", "").replace("$", "")
-    text = _BOXED_RE.sub(r"\1", text)
+    for _ in range(3):  # `\boxed{\boxed{5}}`; bounded
+        text = _BOXED_RE.sub(r"\1", text)
     text = text.replace("\\langle", "(").replace("\\rangle", ")")
     text = text.replace("\\%", "").replace("%", "")
     text = _MARKED_THOUSANDS_RE.sub(r"\1", text)  # `5,\!525` inside a larger answer
@@ -187,6 +242,10 @@ def _canonical_form(answer: str) -> str:
     text = _FRAC_ALIAS_RE.sub(r"\\frac", text)
     text = _LOG_BASE_RE.sub(r"\\log_{\1}", text)
     text = _DEGREE_RE.sub("", text)
+    text = _REALS_RE.sub(r"(-\\infty,\\infty)", text)
+    text = _EMPTY_SET_RE.sub(r"\\emptyset ", text)
+    text = _TRAILING_TEXT_RE.sub("", text)
+    text = _TEXT_CONNECTIVE_RE.sub(",", text)
     text = _strip_text(text)
     text = _CONNECTIVE_RE.sub(",", text)  # `1 or 2`, `x=1 and x=2`: a list
     text = _BARE_UNIT_RE.sub("", text.strip())

@@ -11,6 +11,7 @@ import sys
 import time
 
 import pytest
+from adversarial_cases import ADVERSARIAL, ADVERSARIAL_HOSTILE
 from grading_cases import CASES, HOSTILE
 
 from mathft_jax import grading
@@ -151,6 +152,15 @@ def test_canonical_form_keeps_near_misses_apart() -> None:
 def _labelled() -> list[dict]:
     rows = [json.loads(line) for line in LABELLED.open()]
     rows += [{"gt": g, "cand": c, "label": y, "category": "hostile"} for g, c, y in HOSTILE]
+    rows += [
+        {"gt": g, "cand": c, "label": y, "category": cat}
+        for cat, table in ADVERSARIAL.items()
+        for g, c, y in table
+    ]
+    rows += [
+        {"gt": g, "cand": c, "label": y, "category": "adv_hostile"}
+        for g, c, y in ADVERSARIAL_HOSTILE
+    ]
     return rows
 
 

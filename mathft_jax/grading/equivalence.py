@@ -159,6 +159,19 @@ def _inequality_as_interval(text: str) -> str | None:
     return None
 
 
+def _inequalities_as_intervals(text: str) -> str:
+    """`x \\le 3`, and `x<2 or x>5` (a list after canonical_form) as a union of intervals."""
+    single = _inequality_as_interval(text)
+    if single is not None:
+        return single
+    parts = _split_top(text, ",")
+    if 1 < len(parts) <= _MAX_ITEMS:
+        intervals = [_inequality_as_interval(part) for part in parts]
+        if all(intervals):
+            return "\\cup".join(intervals)
+    return text
+
+
 def _fingerprint(item: str, deadline: float) -> Any:
     """A scalar item's value at one point (each symbol valued by its name), or None.
 
@@ -276,7 +289,7 @@ def _equal(a: str, b: str, deadline: float) -> bool:
     if not a or not b:
         return False
     if any(op in a + b for op in "<>") or "\\le" in a + b or "\\ge" in a + b:
-        a, b = _inequality_as_interval(a) or a, _inequality_as_interval(b) or b
+        a, b = _inequalities_as_intervals(a), _inequalities_as_intervals(b)
     sa, sb = structure(a), structure(b)
     if (sa[0] == "eq") != (sb[0] == "eq"):
         # `x = 5` against `5`, `(x, y) = (1, 2)` against `(1, 2)`: compare the value.
@@ -310,6 +323,8 @@ def _equal(a: str, b: str, deadline: float) -> bool:
     if sa[0] == "tuple" or sb[0] == "tuple":
         return False
     if sa[0] == "eq" and sb[0] == "eq":
+        if _same_function_name(sa[1], sb[1]) and _equal(sa[2], sb[2], deadline):
+            return True  # `y = 2x+3` and `f(x) = 2x+3`
         return _equations_equal(sa, sb, deadline)
     return _scalar_equal(a, b, deadline)
 
@@ -336,6 +351,12 @@ def _matrix_equal(sa: tuple, sb: tuple, deadline: float) -> bool:
 
 def _is_variable(text: str) -> bool:
     return re.fullmatch(r"[a-zA-Z](?:_\{?\w+\}?)?(?:\([a-z]\))?|\\[a-z]+", text) is not None
+
+
+def _same_function_name(a: str, b: str) -> bool:
+    """Whether two left sides name the same function: `y` and `f(x)`, `f(x)` and `g(x)`."""
+    a, b = (re.sub(r"^[a-zA-Z]\(([a-z])\)$", "y", side) for side in (a, b))
+    return a == b == "y"
 
 
 def _names_unknowns(text: str) -> bool:

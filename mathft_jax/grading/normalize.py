@@ -97,7 +97,9 @@ _GLUED_UNIT_RE = re.compile(
     + r")(?:\^\{?[23]\}?)?$"
 )
 _WRAPPED_MATRIX_RE = re.compile(r"^[\[(](\\begin\{[a-zA-Z]*\}.*\\end\{[a-zA-Z]*\})[\])]$")
-_DEGREE_RE = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\circ|\\degree|\^\s*\{\s*o\s*\}|(?<=\d)\^o$")
+_DEGREE_RE = re.compile(
+    r"\^\s*(?:\{\s*\\circ\s*\}|\\circ)(?:\s*\\text\{\s*[CF]\s*\}|[CF]\b)?|\\circ|\\degree|\^\s*\{\s*o\s*\}|(?<=\d)\^o$"
+)
 _SPACING_RE = re.compile(
     r"(?<!\\)\\[,;:! ]|\\quad|\\qquad|~|\\displaystyle|\\left|\\right|\\big|\\Big"
 )
@@ -118,12 +120,16 @@ _MARKED_THOUSANDS_RE = re.compile(r"(\d)(?:,\\!|\{,\})(?=\d{3}(?!\d))", re.ASCII
 _BOXED_RE = re.compile(r"^\s*\\(?:boxed|fbox)\s*\{(.*)\}\s*$")
 # `65\text{ children tickets}`: words in a trailing \text after a value are a unit or a label.
 _TRAILING_TEXT_RE = re.compile(
-    r"(?<=[\d})\]])\s*\\(?:text|mbox|textrm|textnormal|mathrm)\{\s*[a-zA-Z][a-zA-Z\s.'-]*\}(?:\^\{?[23]\}?)?\s*$"
+    r"(?<=[\d})\]])\s*\\(?:text|mbox|textrm|textnormal)\{(?=[^{}]*[a-zA-Z]{2})\s*[a-zA-Z][a-zA-Z\s.'-]*\}"
+    r"(?:\^\{?[23]\}?)?\s*$"
 )
 _REALS_RE = re.compile(
     r"\\mathbb\s*\{\s*R\s*\}|\\mathbb\s*R(?![a-zA-Z])|\\R(?![a-zA-Z])|"
     r"\\(?:text|mbox)\{\s*(?:[Aa]ll )?real numbers\s*\}|^(?:[Aa]ll )?real numbers$"
 )
+# `\{x : 0 < x \le 1\}`, `\{x \mid x > 2\}`: the condition (an inequality, read as an interval).
+_SET_BUILDER_RE = re.compile(r"^\\\{[a-zA-Z](?::|\\mid|\|)(.+)\\\}$")
+_CHOICE_RE = re.compile(r"^\(?([A-Z])\)$")
 _EMPTY_SET_RE = re.compile(r"\\varnothing|\\emptyset|\\\{\s*\\\}|\\O(?![a-zA-Z])")
 # `12\text{ and }13`, `6, 8\text{, and }10`: a list, whatever the spacing inside the \text.
 _TEXT_CONNECTIVE_RE = re.compile(
@@ -256,6 +262,10 @@ def _canonical_form(answer: str) -> str:
     text = _COMMAND_SPACE_RE.sub("\\1\x00", text)
     text = re.sub(r"\s+", "", text).replace("\x00", " ")
     text = _SET_MEMBER_RE.sub("", text)
+    text = _SET_BUILDER_RE.sub(r"\1", text)
+    text = _CHOICE_RE.sub(r"\1", text)  # `(A)`, `A)`: a multiple-choice letter
+    if text in ("infinity", "+infinity", "-infinity"):
+        text = text.replace("infinity", "\\infty").lstrip("+")
     text = _SHORT_FRAC_RE.sub(r"\\frac{\1}{\2}", text)
     text = _SHORT_FRAC_BRACE_RE.sub(r"\\frac{\1}{\2}", text)
     text = _SHORT_FRAC_FIRST_RE.sub(r"\\frac{\1}{", text)

@@ -238,6 +238,8 @@ def _named_values(items: list[str]) -> dict[str, str] | None:
         if not match or match.group(1) in out:
             return None
         out[match.group(1)] = match.group(2)
+    if len({re.sub(r"_.*", "", name) for name in out}) == 1:
+        return None  # `x_1 = 2, x_2 = 1`: numbered roots, in no particular order
     return out
 
 

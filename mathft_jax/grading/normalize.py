@@ -19,6 +19,16 @@ _MAX_NUMBER_DIGITS = 60  # numbers with more digits keep their text form
 
 _UNICODE = {
     "\u2212": "-",  # minus sign
+    "\u2010": "-",  # hyphen, non-breaking hyphen, figure dash
+    "\u2011": "-",
+    "\u2012": "-",
+    "\u2715": "\\times ",
+    "\u2716": "\\times ",
+    "\u2217": "\\cdot ",
+    "\u2260": "\\ne ",
+    "\u02da": "^\\circ",  # ring above, typed for a degree sign
+    "\u200e": "",  # left-to-right and right-to-left marks (not the overrides)
+    "\u200f": "",
     "\u2013": "-",
     "\u2014": "-",
     "\u00d7": "\\times ",
@@ -77,7 +87,7 @@ _UNIT_WORDS = (
     "meters|meter|centimeters|inches|inch|feet|foot|ft|yards|yard|miles|mile|mph|hours|hour|"
     "minutes|minute|seconds|second|days|day|weeks|week|years|year|degrees|degree|dollars|dollar|"
     "cents|cent|pounds|pound|ounces|ounce|gallons|gallon|liters|liter|grams|gram|kg|sq|mi|hrs|hr|"
-    "min|sec|s|in|people|students|ways|points|marbles|cookies|coins|rooms|handshakes|games|"
+    "min|sec|s|in|deg|degs|people|students|ways|points|marbles|cookies|coins|rooms|handshakes|games|"
     "positive integers|integers|numbers|digits|terms|times|values|solutions|outfits|pairs"
 )
 # `\text{ cm}^2`, `\mbox{inches}` after something: a unit, dropped.
@@ -125,7 +135,7 @@ _TRAILING_TEXT_RE = re.compile(
 )
 _REALS_RE = re.compile(
     r"\\mathbb\s*\{\s*R\s*\}|\\mathbb\s*R(?![a-zA-Z])|\\R(?![a-zA-Z])|"
-    r"\\(?:text|mbox)\{\s*(?:[Aa]ll )?real numbers\s*\}|^(?:[Aa]ll )?real numbers$"
+    r"\\(?:text|mbox)\{\s*(?:[Aa]ll )?real(?:s| numbers)\s*\}|^(?:[Aa]ll )?real(?:s| numbers)$"
 )
 # `\{x : 0 < x \le 1\}`, `\{x \mid x > 2\}`: the condition (an inequality, read as an interval).
 _SET_BUILDER_RE = re.compile(r"^\\\{[a-zA-Z](?::|\\mid|\|)(.+)\\\}$")
@@ -264,8 +274,8 @@ def _canonical_form(answer: str) -> str:
     text = _SET_MEMBER_RE.sub("", text)
     text = _SET_BUILDER_RE.sub(r"\1", text)
     text = _CHOICE_RE.sub(r"\1", text)  # `(A)`, `A)`: a multiple-choice letter
-    if text in ("infinity", "+infinity", "-infinity"):
-        text = text.replace("infinity", "\\infty").lstrip("+")
+    if text in ("infinity", "+infinity", "-infinity", "inf", "+inf", "-inf"):
+        text = text.replace("infinity", "inf").replace("inf", "\\infty").lstrip("+")
     text = _SHORT_FRAC_RE.sub(r"\\frac{\1}{\2}", text)
     text = _SHORT_FRAC_BRACE_RE.sub(r"\\frac{\1}{\2}", text)
     text = _SHORT_FRAC_FIRST_RE.sub(r"\\frac{\1}{", text)

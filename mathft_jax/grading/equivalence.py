@@ -141,12 +141,16 @@ _LOWER = {"<": "(", "\\le": "[", "\\leq": "[", "<=": "["}
 _UPPER = {"<": ")", "\\le": "]", "\\leq": "]", "<=": "]"}
 _REL = r"(<=|<|\\leq?)"
 _TWO_SIDED_RE = re.compile(rf"^{_BOUND}{_REL} ?[a-zA-Z]{_REL}{_BOUND}$")
+_REVERSED_RE = re.compile(r"^([^<>=a-zA-Z\\]+)(<|>|\\le|\\ge) ?([a-zA-Z])$")
 _LOWER_RE = re.compile(rf"^[a-zA-Z](>=|>|\\geq?){_BOUND}$")
 _UPPER_RE = re.compile(rf"^[a-zA-Z]{_REL}{_BOUND}$")
 
 
 def _inequality_as_interval(text: str) -> str | None:
     r"""`a<x\le b` -> `(a,b]`, `x>a` -> `(a,\infty)`, `x\le b` -> `(-\infty,b]`; else None."""
+    if match := _REVERSED_RE.match(text):  # `3 \ge x` is `x \le 3`
+        bound, rel, name = match.groups()
+        text = f"{name}{_FLIPPED.get(rel, rel)}{bound}"
     if match := _TWO_SIDED_RE.match(text):
         low, rel_low, rel_high, high = match.groups()
         return f"{_LOWER[rel_low]}{low},{high}{_UPPER[rel_high]}"
@@ -170,6 +174,22 @@ def _inequalities_as_intervals(text: str) -> str:
         if all(intervals):
             return "\\cup".join(intervals)
     return text
+
+
+_RELATION_RE = re.compile(r"\\(?:leq?|geq?)(?![a-zA-Z])|<=|>=|<|>")
+_FLIPPED = {"<": ">", ">": "<", "\\le": "\\ge", "\\ge": "\\le"}
+
+
+def _relation(text: str) -> tuple[str, str, str] | None:
+    """One inequality between expressions, `(op, smaller side, larger side)` with op `<` or `\\le`."""
+    found = _RELATION_RE.findall(text)
+    if len(found) != 1:
+        return None
+    lhs, rhs = _RELATION_RE.split(text)
+    if not lhs or not rhs or "," in text:
+        return None
+    op = {"<=": "\\le", ">=": "\\ge", "\\leq": "\\le", "\\geq": "\\ge"}.get(found[0], found[0])
+    return (op, lhs, rhs) if op in ("<", "\\le") else (_FLIPPED[op], rhs, lhs)
 
 
 def _fingerprint(item: str, deadline: float) -> Any:
@@ -292,6 +312,11 @@ def _equal(a: str, b: str, deadline: float) -> bool:
         return False
     if any(op in a + b for op in "<>") or "\\le" in a + b or "\\ge" in a + b:
         a, b = _inequalities_as_intervals(a), _inequalities_as_intervals(b)
+        ra, rb = _relation(a), _relation(b)
+        if ra is not None and rb is not None:  # `s^2 \\le 8r^2` and `s^2 \\le 8\\cdot r^2`
+            return (
+                ra[0] == rb[0] and _equal(ra[1], rb[1], deadline) and _equal(ra[2], rb[2], deadline)
+            )
     sa, sb = structure(a), structure(b)
     if (sa[0] == "eq") != (sb[0] == "eq"):
         # `x = 5` against `5`, `(x, y) = (1, 2)` against `(1, 2)`: compare the value.

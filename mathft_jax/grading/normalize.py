@@ -113,6 +113,8 @@ _DEGREE_RE = re.compile(
 _SPACING_RE = re.compile(
     r"(?<!\\)\\[,;:! ]|\\quad|\\qquad|~|\\displaystyle|\\left|\\right|\\big|\\Big"
 )
+_LT_GT_RE = re.compile(r"\\([lg])t(?![a-zA-Z])")
+_LEQ_RE = re.compile(r"\\([lg]e)(?:q|qslant|slant)?(?![a-zA-Z])")
 _FRAC_ALIAS_RE = re.compile(r"\\[dt]frac")
 _SHORT_FRAC_RE = re.compile(r"\\frac\s*(\d)\s*(\d)")
 _SHORT_FRAC_BRACE_RE = re.compile(r"\\frac\s*\{([^{}]*)\}\s*(\d)")
@@ -256,6 +258,8 @@ def _canonical_form(answer: str) -> str:
     text = _MARKED_THOUSANDS_RE.sub(r"\1", text)  # `5,\!525` inside a larger answer
     text = _SPACING_RE.sub(" ", text)
     text = _FRAC_ALIAS_RE.sub(r"\\frac", text)
+    text = _LEQ_RE.sub(lambda m: "\\" + m.group(1) + " ", text)  # `\leq`, `\leqslant` -> `\le`
+    text = _LT_GT_RE.sub(lambda m: "<" if m.group(1) == "l" else ">", text)
     text = _LOG_BASE_RE.sub(r"\\log_{\1}", text)
     text = _DEGREE_RE.sub("", text)
     text = _REALS_RE.sub(r"(-\\infty,\\infty)", text)

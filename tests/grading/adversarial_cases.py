@@ -898,6 +898,21 @@ ADVERSARIAL: dict[str, list[tuple[str, str, bool]]] = {
             False,
         ),
     ],
+    "adv_inequalities": [
+        ("s^2 \\le 8r^2", "s^2 \\le 8\\cdot r^2", True),
+        ("s^2 \\le 8r^2", "8r^2 \\geq s^2", True),
+        ("s^2 \\le 8r^2", "s^2 < 8r^2", False),
+        ("s^2 \\le 8r^2", "s^2 \\ge 8r^2", False),
+        ("-80\\leq g(x)\\leq 82", "-80 \\le g(x) \\le 82", True),
+        ("-80\\leq g(x)\\leq 82", "-80 \\le g(x) \\le 81", False),
+        ("[3,\\infty)", "x \\geqslant 3", True),
+        ("[3,\\infty)", "x \\gt 3", False),
+        ("(-\\infty,3]", "x\\leq3", True),
+        ("(-\\infty,3]", "x \\leqslant 3", True),
+        ("(-\\infty,3]", "3 \\ge x", True),
+        ("(-\\infty,3]", "3 > x", False),
+        ("(3,\\infty)", "3 \\lt x", True),
+    ],
 }
 
 # Hostile inputs: never equal unless the mathematics says so, and always fast.

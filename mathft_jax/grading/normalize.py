@@ -111,11 +111,16 @@ _DEGREE_RE = re.compile(
     r"\^\s*(?:\{\s*\\circ\s*\}|\\circ)(?:\s*\\text\{\s*[CF]\s*\}|[CF]\b)?|\\circ|\\degree|\^\s*\{\s*o\s*\}|(?<=\d)\^o$"
 )
 _SPACING_RE = re.compile(
-    r"(?<!\\)\\[,;:! ]|\\quad|\\qquad|~|\\displaystyle|\\left|\\right|\\big|\\Big"
+    r"(?<!\\)\\[,;:! ]|\\quad|\\qquad|~|\\displaystyle|\\left\.|\\right\.|\\left|\\right|\\big|\\Big|"
+    r"\\(?:bf|it|rm|sf)(?![a-zA-Z])|\\(?:text)?color\{[a-zA-Z]*\}|\\underline"
 )
 _LT_GT_RE = re.compile(r"\\([lg])t(?![a-zA-Z])")
 _LEQ_RE = re.compile(r"\\([lg]e)(?:q|qslant|slant)?(?![a-zA-Z])")
-_FRAC_ALIAS_RE = re.compile(r"\\[dt]frac")
+_FRAC_ALIAS_RE = re.compile(r"\\(?:[dt]|nice|s)frac")
+# `{1 \over 2}`, `{6 \choose 2}` (plain TeX): \frac and \binom.
+_OVER_RE = re.compile(
+    r"\{([^{}]*)\\(over|choose)(?![a-zA-Z])([^{}]*)\}|^([^{}]*)\\(over|choose)(?![a-zA-Z])([^{}]*)$"
+)
 _SHORT_FRAC_RE = re.compile(r"\\frac\s*(\d)\s*(\d)")
 _SHORT_FRAC_BRACE_RE = re.compile(r"\\frac\s*\{([^{}]*)\}\s*(\d)")
 _SHORT_FRAC_FIRST_RE = re.compile(r"\\frac\s*(\d)\s*\{")
@@ -189,6 +194,12 @@ def _replace_unicode(text: str) -> str:
     return re.sub(r"\\sqrt\(([^()]*)\)", r"\\sqrt{\1}", text)
 
 
+def _over(match: re.Match) -> str:
+    groups = match.groups()
+    num, kind, den = groups[:3] if groups[1] else groups[3:]
+    return f"\\{'frac' if kind == 'over' else 'binom'}{{{num}}}{{{den}}}"
+
+
 def _strip_text(text: str) -> str:
     text = _TEXT_UNIT_RE.sub("", text)
     for _ in range(3):  # nested wrappers such as \textbf{\text{..}}; bounded
@@ -258,6 +269,7 @@ def _canonical_form(answer: str) -> str:
     text = _MARKED_THOUSANDS_RE.sub(r"\1", text)  # `5,\!525` inside a larger answer
     text = _SPACING_RE.sub(" ", text)
     text = _FRAC_ALIAS_RE.sub(r"\\frac", text)
+    text = _OVER_RE.sub(_over, text).replace("\\surd", "\\sqrt")
     text = _LEQ_RE.sub(lambda m: "\\" + m.group(1) + " ", text)  # `\leq`, `\leqslant` -> `\le`
     text = _LT_GT_RE.sub(lambda m: "<" if m.group(1) == "l" else ">", text)
     text = _LOG_BASE_RE.sub(r"\\log_{\1}", text)

@@ -12,7 +12,13 @@ Conventions where a label could be argued (MATH / PRM800K grader conventions):
 - A column vector `\\begin{pmatrix}1\\\\2\\end{pmatrix}` equals `(1,2)`.
 - Symbolic rewrites that simplify to the same expression are equal (PRM800K's sympy check).
 - Hostile inputs: code and compute bombs are never equal to a number; unicode spellings of the
-  same number (`√2`, `−5`, `½`, full-width digits) are.
+  same number (`√2`, `−5`, `½`, full-width digits) are. Template probes (`{{7*7}}`, `${7*7}`) are
+  not mathematics, so they never equal `49`.
+
+Left out as ambiguous or unsupported (known gaps): ratios (`1:2` vs `2:4` or `\frac12`), French
+intervals (`]0,1]`), siunitx `\ang{90}`, bases written `1011_{(2)}`, `a<b` vs `b>a` (each reads as an
+interval of its first letter), integers past 20,000 bits compared exactly (`2^{65536}` vs
+`2^{65536}+1` agree to 40 digits), `\text{(A)} 5` (choice plus value), `USD 2.50`.
 """
 
 from __future__ import annotations

@@ -36,6 +36,7 @@ from mathft_jax.benchmarks.machine import timed
 from mathft_jax.evaluation.candidates import Candidates, iter_candidates
 from mathft_jax.evaluation.clustering import naive_cluster_answers
 from mathft_jax.evaluation.grade import Grader, grade_problem, sample_answers
+from mathft_jax.grading import clear_caches
 
 
 def _shared_dir() -> pathlib.Path:
@@ -208,9 +209,11 @@ def run(
     )
     fast_times, fast_busy, naive_times, naive_busy = [], [], [], []
     for round_ in range(repeats):
+        clear_caches()  # each side starts cold: no memoised answer carries over from the other
         wall, busy, fast_out = timed(lambda: fast_job(rows, grader))
         fast_times.append(wall)
         fast_busy.append(busy)
+        clear_caches()
         wall, busy, naive_out = timed(lambda: naive_job(naive_rows, grader))
         naive_times.append(wall)
         naive_busy.append(busy)

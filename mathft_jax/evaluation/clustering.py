@@ -4,8 +4,11 @@ The paper's SCR and majority voting both rank clusters of equal final answers. C
 of N answers with the symbolic `is_equiv` costs O(N^2) slow calls, so clustering here is staged:
   1. each distinct answer string is canonicalised once (`canonical_form`, cheap);
   2. answers with equal canonical forms join the same cluster by hashing, no `is_equiv` call;
-  3. a new canonical form is compared with `is_equiv` against cluster *representatives* only
-     (the first answer of each cluster), in cluster-creation order; the first match wins.
+  3. a canonical form that is a plain number (`value_key`: `0.5`, `\\frac{1}{2}` -> "1/2") joins the
+     cluster of the same number by hashing; two different plain numbers are never equivalent, so
+     a number is compared only with representatives that are not plain numbers;
+  4. any other new canonical form is compared with `is_equiv` against cluster *representatives*
+     only (the first answer of each cluster), in cluster-creation order; the first match wins.
 Samples with no extractable answer (None or blank) join no cluster and vote for nothing.
 The result depends only on the order of `answers`, so it is deterministic.
 """
@@ -17,6 +20,7 @@ from collections.abc import Callable, Sequence
 
 EquivFn = Callable[[str, str], bool]
 CanonFn = Callable[[str], str]
+KeyFn = Callable[[str], str | None]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,6 +52,14 @@ def _grading_fns() -> tuple[EquivFn, CanonFn]:
     return grading.is_equiv, grading.canonical_form
 
 
+def default_value_key() -> KeyFn:
+    """`number_key` of a canonical form: the exact value of a plain number, else None. `is_equiv`
+    compares two plain numbers by exactly this key, so hashing on it changes no cluster."""
+    from mathft_jax.grading.normalize import number_key
+
+    return number_key
+
+
 def has_answer(answer: str | None) -> bool:
     """A sample votes only when an answer was extracted and it is not blank."""
     return answer is not None and answer.strip() != ""
@@ -57,6 +69,7 @@ def cluster_answers(
     answers: Sequence[str | None],
     equiv: EquivFn | None = None,
     canon: CanonFn | None = None,
+    value_key: KeyFn | None = None,
 ) -> Clustering:
     """Groups answers into equivalence clusters (see module docstring for the algorithm).
 
@@ -64,6 +77,8 @@ def cluster_answers(
       answers: one extracted final answer per sample, None where none was found.
       equiv: `is_equiv(a, b)`; defaults to `mathft_jax.grading.is_equiv`.
       canon: `canonical_form(a)`; defaults to `mathft_jax.grading.canonical_form`.
+      value_key: the exact value of a canonical plain number, else None (stage 3); None skips
+        that stage (`default_value_key()` is what the evaluate job uses).
 
     Returns:
       Clusters in order of first occurrence, each sample's cluster index, and how many `equiv`
@@ -78,6 +93,8 @@ def cluster_answers(
         canon = canon or default_canon
     by_string: dict[str, int] = {}  # distinct answer string -> cluster index
     by_canonical: dict[str, int] = {}  # canonical form -> cluster index
+    by_value: dict[str, int] = {}  # plain number's value -> cluster index
+    not_numbers: list[int] = []  # clusters whose representative is not a plain number
     reps: list[str] = []
     canonicals: list[str] = []
     members: list[list[int]] = []
@@ -92,16 +109,24 @@ def cluster_answers(
             form = canon(answer)
             cluster = by_canonical.get(form)
             if cluster is None:
-                for j, rep in enumerate(reps):
-                    calls += 1
-                    if equiv(rep, answer):
-                        cluster = j
-                        break
+                value = value_key(form) if value_key is not None else None
+                if value is not None:
+                    cluster = by_value.get(value)
+                if cluster is None:
+                    for j in not_numbers if value is not None else range(len(reps)):
+                        calls += 1
+                        if equiv(reps[j], answer):
+                            cluster = j
+                            break
                 if cluster is None:
                     cluster = len(reps)
                     reps.append(answer)
                     canonicals.append(form)
                     members.append([])
+                    if value is None:
+                        not_numbers.append(cluster)
+                if value is not None:
+                    by_value.setdefault(value, cluster)
                 by_canonical[form] = cluster
             by_string[answer] = cluster
         members[cluster].append(i)

@@ -22,8 +22,10 @@ from mathft_jax.evaluation.candidates import Candidates
 from mathft_jax.evaluation.clustering import (
     CanonFn,
     EquivFn,
+    KeyFn,
     cluster_answers,
     cluster_correctness,
+    default_value_key,
     has_answer,
 )
 
@@ -56,12 +58,15 @@ class Grader:
     extract: ExtractFn
     equiv: EquivFn
     canon: CanonFn
+    value_key: KeyFn | None = None  # see `clustering.cluster_answers`
 
     @classmethod
     def default(cls) -> Grader:
         from mathft_jax import grading
 
-        return cls(grading.extract_answer, grading.is_equiv, grading.canonical_form)
+        return cls(
+            grading.extract_answer, grading.is_equiv, grading.canonical_form, default_value_key()
+        )
 
 
 def sample_answers(
@@ -84,7 +89,7 @@ def grade_problem(
     """Extracts, clusters and grades one row (see module docstring)."""
     grader = grader or Grader.default()
     answers = sample_answers(row, grader.extract, reextract)
-    clustering = cluster_answers(answers, grader.equiv, grader.canon)
+    clustering = cluster_answers(answers, grader.equiv, grader.canon, grader.value_key)
     correct = cluster_correctness(row.answer, clustering, grader.equiv, grader.canon)
     greedy_correct = None
     if row.greedy is not None:

@@ -10,6 +10,7 @@ with hard per-item deadlines).
 """
 
 from mathft_jax.grading.equivalence import (
+    clear_caches,
     grading_stats,
     is_equiv,
     is_equiv_many,
@@ -20,6 +21,7 @@ from mathft_jax.grading.normalize import canonical_form
 
 __all__ = [
     "canonical_form",
+    "clear_caches",
     "extract_answer",
     "grading_stats",
     "is_equiv",

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
 
-from mathft_jax.grading import latex_parser, numeric
+from mathft_jax.grading import latex_parser, normalize, numeric
 from mathft_jax.grading.deadline import map_with_deadline
 from mathft_jax.grading.normalize import MAX_CANONICAL_CHARS, canonical_form, number_key
 from mathft_jax.grading.numeric import MP
@@ -52,6 +52,13 @@ def grading_stats() -> dict[str, int]:
 def reset_grading_stats() -> None:
     """Zeroes the counters of `grading_stats`."""
     _STATS.clear()
+
+
+def clear_caches() -> None:
+    """Forgets memoised canonical forms, parses and values (benchmarks start each side cold)."""
+    _PARSED.clear()
+    _EVALUATED.clear()
+    normalize.clear_canonical_cache()
 
 
 _SCALED_MATRIX_RE = re.compile(
@@ -425,8 +432,7 @@ def _values(tree: tuple, symbols: list[str], deadline: float) -> list[Any]:
         except latex_parser.DeadlineExceeded:
             raise
         except latex_parser.GuardError:
-            _STATS["guard_rejections"] += 1  # e.g. an exponent tower; this point has no value
-            out.append(None)
+            out.append(None)  # e.g. an exponent tower: no value at this point (counted on use)
         if not symbols:
             break
     return out
@@ -440,23 +446,54 @@ _EXACT_POINTS = tuple(
 )  # fmt: skip
 
 
-def _exact_equal(ta: tuple, tb: tuple, symbols: list[str], deadline: float) -> bool | None:
-    """Equality in exact rationals at rational points; None when either side is not rational."""
+def _exact_values(tree: tuple, symbols: list[str], deadline: float) -> list[Fraction] | None:
+    """Exact rational values at rational points; None when the tree is not rational there."""
     points = _EXACT_POINTS if symbols else _EXACT_POINTS[:1]
+    out = []
     for point in points:
         env = {name: point[i % len(point)] + i // len(point) for i, name in enumerate(symbols)}
         try:
-            if numeric.evaluate_exact(ta, env, deadline) != numeric.evaluate_exact(
-                tb, env, deadline
-            ):
-                return False
+            out.append(numeric.evaluate_exact(tree, env, deadline))
         except numeric.NotExact:
             return None
-    return True
+    return out
 
 
-def _trees(a: str, b: str) -> tuple[tuple, tuple]:
-    return latex_parser.parse(a), latex_parser.parse(b)
+# Clustering compares each distinct answer with several others: parse and evaluate each canonical
+# text once. Keyed by text (and the variables it is evaluated in); a time-out is never stored.
+_CACHE_SIZE = 1 << 15
+_PARSED: dict[str, tuple] = {}
+_EVALUATED: dict[tuple[str, str, tuple[str, ...]], Any] = {}
+
+
+def _remember(cache: dict, key: Any, compute: Any) -> Any:
+    if key in cache:
+        return cache[key]
+    value = compute()
+    if len(cache) >= _CACHE_SIZE:
+        cache.clear()
+    cache[key] = value
+    return value
+
+
+def _parse(text: str) -> tuple:
+    return _remember(_PARSED, text, lambda: latex_parser.parse(text))
+
+
+def _exact_of(text: str, symbols: list[str], deadline: float) -> list[Fraction] | None:
+    key = ("exact", text, tuple(symbols))
+    return _remember(_EVALUATED, key, lambda: _exact_values(_parse(text), symbols, deadline))
+
+
+def _counted(values: list[Any]) -> list[Any]:
+    """`values`, counting its guard rejections (points without a value) in the stats."""
+    _STATS["guard_rejections"] += values.count(None)
+    return values
+
+
+def _values_of(text: str, symbols: list[str], deadline: float) -> list[Any]:
+    key = ("float", text, tuple(symbols))
+    return _counted(_remember(_EVALUATED, key, lambda: _values(_parse(text), symbols, deadline)))
 
 
 def _scalar_equal(a: str, b: str, deadline: float) -> bool:
@@ -467,14 +504,16 @@ def _scalar_equal(a: str, b: str, deadline: float) -> bool:
         return ka == kb
     if _is_text(a) or _is_text(b):
         return _is_text(a) and _is_text(b) and _text_key(a) == _text_key(b)
-    ta, tb = _trees(a, b)
+    ta, tb = _parse(a), _parse(b)
     symbols = sorted(latex_parser.free_symbols(ta) | latex_parser.free_symbols(tb))
     if len(symbols) > 8:
         raise latex_parser.GuardError("too many variables")
-    exact = _exact_equal(ta, tb, symbols, deadline)
-    if exact is not None:
-        return exact
-    va, vb = _values(ta, symbols, deadline), _values(tb, symbols, deadline)
+    xa, xb = _exact_of(a, symbols, deadline), None
+    if xa is not None:
+        xb = _exact_of(b, symbols, deadline)
+        if xb is not None:
+            return xa == xb
+    va, vb = _values_of(a, symbols, deadline), _values_of(b, symbols, deadline)
     compared = 0
     for u, v in zip(va, vb):
         if u is None and v is None:
@@ -499,7 +538,8 @@ def _equations_equal(sa: tuple, sb: tuple, deadline: float) -> bool:
     if not symbols or len(symbols) > 8:
         return False
     ratios = []
-    for u, v in zip(_values(da, symbols, deadline), _values(db, symbols, deadline)):
+    va, vb = _counted(_values(da, symbols, deadline)), _counted(_values(db, symbols, deadline))
+    for u, v in zip(va, vb):
         if u is None or v is None or v == 0 or u == 0:
             return False
         ratios.append(u / v)

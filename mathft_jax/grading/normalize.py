@@ -253,6 +253,11 @@ def canonical_form(answer: str) -> str:
     return _canonical_form(answer)
 
 
+def clear_canonical_cache() -> None:
+    """Forgets memoised canonical forms."""
+    _canonical_form.cache_clear()
+
+
 @functools.lru_cache(maxsize=1 << 16)
 def _canonical_form(answer: str) -> str:
     text = answer.strip()

@@ -25,6 +25,7 @@ MP.dps = PRECISION_DPS
 # Values are 40-digit floats, so size costs nothing until an exponent itself gets huge: bound that.
 MAX_EXPONENT = 1_000_000  # |b| in a^b when |a| is not 0 or 1
 MAX_LOG10_MAGNITUDE = 10_000_000  # |log10(value)| of any intermediate value
+_MAX_LOG2_MAGNITUDE = int(MAX_LOG10_MAGNITUDE * math.log2(10))
 MAX_FACTORIAL = 100_000
 MAX_FUNCTION_ARGUMENT = 100_000  # |x| in sin x, exp x, ...
 
@@ -50,9 +51,9 @@ def _check(value: Any) -> Any:
         magnitude = abs(value)
     except (TypeError, ValueError) as err:
         raise GuardError("not a number") from err
-    if magnitude != 0 and MP.isfinite(magnitude):
-        if abs(MP.log10(magnitude)) > MAX_LOG10_MAGNITUDE:
-            raise GuardError("intermediate value out of range")
+    # `mag` is ceil(log2 |x|) (+-1) read off the float's exponent: ~50x cheaper than a log10.
+    if magnitude != 0 and MP.isfinite(magnitude) and abs(MP.mag(magnitude)) > _MAX_LOG2_MAGNITUDE:
+        raise GuardError("intermediate value out of range")
     return value
 
 

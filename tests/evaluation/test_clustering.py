@@ -49,3 +49,18 @@ def test_correctness_once_per_cluster(counting):
     assert cluster_correctness("east", result, counting.equiv, fake_canon) == (True, False)
     # Cluster "east" matched by canonical form; only "west" needed a call.
     assert counting.calls == [("east", "west")]
+
+
+def test_plain_numbers_join_by_value_and_are_compared_only_with_non_numbers(counting):
+    """Stage 3: two different plain numbers are never equivalent, so with a value key a number
+    costs calls only against representatives that are not numbers; clusters stay the same."""
+    from mathft_jax.evaluation.clustering import default_value_key
+
+    answers = ["1", "2", "x", "3", "0.5", "\\frac{1}{2}", "3.0", "x"]
+    plain = cluster_answers(answers, counting.equiv, fake_canon)
+    counting.calls.clear()
+    keyed = cluster_answers(answers, counting.equiv, fake_canon, default_value_key())
+    assert keyed.assignment == plain.assignment == (0, 1, 2, 3, 4, 4, 3, 2)
+    # Each new number is compared with "x" only: "3", "0.5" one call each; "\frac{1}{2}" and
+    # "3.0" find their value (1/2, 3) hashed. "x" itself was compared with "1" and "2".
+    assert keyed.num_equiv_calls == 2 + 1 + 1 < plain.num_equiv_calls

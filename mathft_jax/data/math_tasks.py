@@ -115,11 +115,14 @@ def register_verifier_tasks(
     max_pairs_per_problem: int | None = 4,
     validation_percent: int = 5,
     seed: int = 0,
+    balance_xent: bool = False,
 ) -> list[str]:
     """Registers `{prefix}_verifier_xent`, `{prefix}_verifier_pairs`, `{prefix}_contrastive_pairs`
     from a candidates file (graded on first use); re-registering a prefix replaces the tasks.
 
     Problems are split by a hash of `unique_id`: `validation_percent`% validation, the rest train.
+    `balance_xent`: the xent task's splits have equal correct/incorrect counts per problem
+    (`verifier_data.xent_examples(balance=True)`), so its validation accuracy is a balanced one.
     Returns the registered names.
     """
     path = pathlib.Path(candidates_path)
@@ -138,7 +141,11 @@ def register_verifier_tasks(
     register_task(
         names[0],
         lambda s: verifier_data.xent_examples(
-            split_of(s), prompts.verifier_words(), max_per_problem, seed
+            split_of(s),
+            prompts.verifier_words(),
+            max_per_problem,
+            seed,
+            balance=balance_xent,
         ),
         splits=splits,
         replace=True,

@@ -32,13 +32,29 @@ def xent_examples(
     words: tuple[str, str] = (prompts.DEFAULT_CORRECT_WORD, prompts.DEFAULT_INCORRECT_WORD),
     max_per_problem: int | None = 8,
     seed: int = 0,
+    balance: bool = False,
 ) -> list[dict[str, str]]:
-    """Verifier classification examples; at most `max_per_problem` of each label per problem."""
+    """Verifier classification examples; at most `max_per_problem` of each label per problem.
+
+    `balance=True` keeps only problems with both labels and gives each label the same count per
+    problem, min(larger label's count, `max_per_problem`), the scarcer label's solutions repeated
+    (the classification form of the margin loss's pairs): the classes are balanced and every
+    example teaches the within-problem ranking that re-ranking needs, not the problem's difficulty.
+    """
     out = []
     for g in graded:
         rng = random.Random(f"xent-{seed}-{g.unique_id}")
+        if balance:
+            if not g.correct or not g.incorrect:
+                continue
+            count = max(len(g.correct), len(g.incorrect))
+            if max_per_problem is not None:
+                count = min(count, max_per_problem)
         for label, texts in ((words[0], g.correct), (words[1], g.incorrect)):
-            for text in _pick(texts, max_per_problem, rng):
+            picked = _pick(texts, max_per_problem, rng)
+            if balance:
+                picked = [picked[i % len(picked)] for i in range(count)]
+            for text in picked:
                 out.append({"inputs": prompts.verifier_prompt(g.problem, text), "targets": label})
     return out
 

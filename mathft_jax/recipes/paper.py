@@ -49,6 +49,10 @@ class RecipeConfig:
     verifier_gin: str = "verifier_xent.gin"
     # `verifier_xent` (Eq. 9) or `verifier_pairs` (Eq. 8): the task built from the sampled pool.
     verifier_task_kind: str = "verifier_xent"
+    # The verifier's TASK_FEATURE_LENGTHS. The data gin files come after the stage file and bind
+    # TASK_FEATURE_LENGTHS to the SSFT lengths; without this the verifier saw only the last 48
+    # bytes of its prompt (synth), never the problem. None keeps whatever the gin files bind.
+    verifier_feature_lengths: str | None = "%VERIFIER_FEATURE_LENGTHS"
     ssft_bindings: Sequence[str] = ()
     verifier_bindings: Sequence[str] = ()
     multitask_bindings: Sequence[str] = ()
@@ -214,6 +218,20 @@ def train_stage(
     return chosen_checkpoint(model_dir)
 
 
+def verifier_stage_bindings(cfg: RecipeConfig, pool: pathlib.Path) -> list[str]:
+    """The verifier stage's bindings: its task built from the sampled pool, its feature lengths."""
+    binds = [
+        "import mathft_jax.data.pool_tasks",
+        "MIXTURE_OR_TASK_NAME = @pool_verifier_task()",
+        f"pool_verifier_task.candidates_path = {_quote(pool)}",
+        f"pool_verifier_task.kind = {_quote(cfg.verifier_task_kind)}",
+        "pool_verifier_task.prefix = 'recipe'",
+    ]
+    if cfg.verifier_feature_lengths is not None:
+        binds.append(f"TASK_FEATURE_LENGTHS = {cfg.verifier_feature_lengths}")
+    return [*binds, *cfg.verifier_bindings]
+
+
 def decode_stage(
     cfg: RecipeConfig,
     work: pathlib.Path,
@@ -345,15 +363,9 @@ def run_recipe(cfg: RecipeConfig) -> str:
         cfg.train_sample_problems,
         cfg.train_num_samples,
     )
-    verifier_binds = [
-        "import mathft_jax.data.pool_tasks",
-        "MIXTURE_OR_TASK_NAME = @pool_verifier_task()",
-        f"pool_verifier_task.candidates_path = {_quote(pool)}",
-        f"pool_verifier_task.kind = {_quote(cfg.verifier_task_kind)}",
-        "pool_verifier_task.prefix = 'recipe'",
-        *cfg.verifier_bindings,
-    ]
-    verifier = train_stage(cfg, work, "verifier", cfg.verifier_gin, verifier_binds, ssft)
+    verifier = train_stage(
+        cfg, work, "verifier", cfg.verifier_gin, verifier_stage_bindings(cfg, pool), ssft
+    )
     multitask = train_stage(
         cfg,
         work,

@@ -130,7 +130,7 @@ def jax_side(config: ModelConfig, batch: dict[str, np.ndarray], steps: int) -> S
 
     def run() -> float:
         counted = []
-        with mesh, nn.logical_axis_rules(rules):
+        with jax.set_mesh(mesh), nn.logical_axis_rules(rules):
             for _ in range(steps):
                 # As in the trainer's loop: the host batch becomes a global array every step.
                 holder[0], metrics = step_fn(holder[0], partitioning.global_batch(batch, b_sh))

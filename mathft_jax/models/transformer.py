@@ -69,6 +69,19 @@ def _apply_rope(x: jax.Array, sin: jax.Array, cos: jax.Array) -> jax.Array:
     return out.astype(x.dtype)
 
 
+def _matmul(x: jax.Array, w: jax.Array, contract: int = 1, preferred: Any = None) -> jax.Array:
+    """`x[..., *in] @ w[*in, *out]` (the last `contract` dims of x) as one 2-D matrix product.
+
+    XLA:CPU runs einsums with several batch or contracting dimensions, and above all their
+    gradients, much slower than a plain GEMM (2.4x on the MLP's forward + backward); reshaping
+    costs nothing and leaves sharding to GSPMD as before.
+    """
+    lead, out = x.shape[: x.ndim - contract], w.shape[contract:]
+    k = math.prod(w.shape[:contract])
+    y = jnp.dot(x.reshape(-1, k), w.reshape(k, -1), preferred_element_type=preferred)
+    return y.reshape(*lead, *out)
+
+
 def _softcap(x: jax.Array, cap: float | None) -> jax.Array:
     return x if cap is None else jnp.tanh(x / cap) * cap
 
@@ -114,19 +127,9 @@ class Attention(nn.Module):
         d, h, kvh, hd = cfg.embed_dim, cfg.num_heads, cfg.num_kv_heads, cfg.head_dim
         batch, length, _ = x.shape
         proj_init = _dense_init_axes((0,), (1, 2))
-        q = jnp.einsum(
-            "bld,dhk->blhk", x, self._weight("q", (d, h, hd), ("embed", "heads", "kv"), proj_init)
-        )
-        k = jnp.einsum(
-            "bld,dhk->blhk",
-            x,
-            self._weight("k", (d, kvh, hd), ("embed", "kv_heads", "kv"), proj_init),
-        )
-        v = jnp.einsum(
-            "bld,dhk->blhk",
-            x,
-            self._weight("v", (d, kvh, hd), ("embed", "kv_heads", "kv"), proj_init),
-        )
+        q = _matmul(x, self._weight("q", (d, h, hd), ("embed", "heads", "kv"), proj_init))
+        k = _matmul(x, self._weight("k", (d, kvh, hd), ("embed", "kv_heads", "kv"), proj_init))
+        v = _matmul(x, self._weight("v", (d, kvh, hd), ("embed", "kv_heads", "kv"), proj_init))
         if cfg.qkv_bias:
             zeros = nn.initializers.zeros
             q = q + self._weight("q_bias", (h, hd), ("heads", "kv"), zeros)
@@ -161,7 +164,7 @@ class Attention(nn.Module):
         out = jnp.einsum("bkgls,bskd->blkgd", probs, v).reshape(batch, length, h, hd)
         out = nn.with_logical_constraint(out, ("batch", "length", "heads", "kv"))
         wo = self._weight("o", (h, hd, d), ("heads", "kv", "embed"), _dense_init_axes((0, 1), (2,)))
-        return jnp.einsum("blhk,hkd->bld", out, wo), new_kv
+        return _matmul(out, wo, contract=2), new_kv
 
 
 class Mlp(nn.Module):
@@ -178,11 +181,11 @@ class Mlp(nn.Module):
             init = nn.with_logical_partitioning(_dense_init, axes)
             return self.param(name, init, shape, cfg.weight_dtype).astype(dt)
 
-        gate = jnp.einsum("bld,dm->blm", x, weight("gate", (d, m), ("embed", "mlp")))
-        up = jnp.einsum("bld,dm->blm", x, weight("up", (d, m), ("embed", "mlp")))
+        gate = _matmul(x, weight("gate", (d, m), ("embed", "mlp")))
+        up = _matmul(x, weight("up", (d, m), ("embed", "mlp")))
         act = jax.nn.silu(gate) if cfg.activation == "silu" else jax.nn.gelu(gate, approximate=True)
         hidden = nn.with_logical_constraint(act * up, ("batch", "length", "mlp"))
-        return jnp.einsum("blm,md->bld", hidden, weight("down", (m, d), ("mlp", "embed")))
+        return _matmul(hidden, weight("down", (m, d), ("mlp", "embed")))
 
 
 # Scan carry: (x [batch, length, embed], cache k and v [layers, batch, max_length, kv, hd] or None).
@@ -302,9 +305,7 @@ class Decoder(nn.Module):
 
         x = RMSNorm(cfg, name="final_norm")(x)
         if cfg.tie_embeddings:
-            logits = jnp.einsum(
-                "bld,vd->blv", x, embedding.astype(dt), preferred_element_type=jnp.float32
-            )
+            logits = _matmul(x, embedding.astype(dt).T, preferred=jnp.float32)
         else:
             head = self.param(
                 "lm_head",
@@ -312,9 +313,7 @@ class Decoder(nn.Module):
                 (cfg.embed_dim, cfg.vocab_size),
                 cfg.weight_dtype,
             )
-            logits = jnp.einsum(
-                "bld,dv->blv", x, head.astype(dt), preferred_element_type=jnp.float32
-            )
+            logits = _matmul(x, head.astype(dt), preferred=jnp.float32)
         logits = nn.with_logical_constraint(
             _softcap(logits, cfg.final_logit_softcap), ("batch", "length", "vocab")
         )

@@ -29,6 +29,8 @@ from mathft_jax.grading.numeric import MP
 BUDGET_S = 1.0  # cooperative per-call budget; `is_equiv_many` adds a hard 2 s process deadline
 _REL_TOL = MP.mpf("1e-28")
 _ZERO_TOL = MP.mpf("1e-36")
+# Above this magnitude _REL_TOL no longer separates neighbouring integers.
+_MAX_RESOLVED = MP.mpf("1e27")
 _MAX_ITEMS = 40  # elements of a list/tuple/matrix
 _POINTS = (
     (0.5772156649015329, 1.3247179572447460, 2.2360679774997897, 0.9189385332046727, 1.6180339887),
@@ -143,7 +145,7 @@ def structure(text: str) -> tuple:
     return ("expr", text)
 
 
-_BOUND = r"(-?[^<>=]+?)"
+_BOUND = r"(-?[^<>=,]+?)"  # no comma: `x\le-2,x\ge2` is a list of two
 _LOWER = {"<": "(", "\\le": "[", "\\leq": "[", "<=": "["}
 _UPPER = {"<": ")", "\\le": "]", "\\leq": "]", "<=": "]"}
 _REL = r"(<=|<|\\leq?)"
@@ -446,14 +448,20 @@ _EXACT_POINTS = tuple(
 )  # fmt: skip
 
 
-def _exact_values(tree: tuple, symbols: list[str], deadline: float) -> list[Fraction] | None:
-    """Exact rational values at rational points; None when the tree is not rational there."""
+_TOO_LARGE = "too large"  # _exact_values: rational perhaps, but beyond exact arithmetic's bounds
+
+
+def _exact_values(tree: tuple, symbols: list[str], deadline: float) -> list[Fraction] | str | None:
+    """Exact rational values at rational points; None when the tree is not rational there,
+    `_TOO_LARGE` when it may be but is too big to compute exactly."""
     points = _EXACT_POINTS if symbols else _EXACT_POINTS[:1]
     out = []
     for point in points:
         env = {name: point[i % len(point)] + i // len(point) for i, name in enumerate(symbols)}
         try:
             out.append(numeric.evaluate_exact(tree, env, deadline))
+        except numeric.ExactTooLarge:
+            return _TOO_LARGE
         except numeric.NotExact:
             return None
     return out
@@ -480,7 +488,7 @@ def _parse(text: str) -> tuple:
     return _remember(_PARSED, text, lambda: latex_parser.parse(text))
 
 
-def _exact_of(text: str, symbols: list[str], deadline: float) -> list[Fraction] | None:
+def _exact_of(text: str, symbols: list[str], deadline: float) -> list[Fraction] | str | None:
     key = ("exact", text, tuple(symbols))
     return _remember(_EVALUATED, key, lambda: _exact_values(_parse(text), symbols, deadline))
 
@@ -508,11 +516,10 @@ def _scalar_equal(a: str, b: str, deadline: float) -> bool:
     symbols = sorted(latex_parser.free_symbols(ta) | latex_parser.free_symbols(tb))
     if len(symbols) > 8:
         raise latex_parser.GuardError("too many variables")
-    xa, xb = _exact_of(a, symbols, deadline), None
-    if xa is not None:
-        xb = _exact_of(b, symbols, deadline)
-        if xb is not None:
-            return xa == xb
+    xa, xb = _exact_of(a, symbols, deadline), _exact_of(b, symbols, deadline)
+    if isinstance(xa, list) and isinstance(xb, list):
+        return xa == xb
+    beyond_exact = _TOO_LARGE in (xa, xb)
     va, vb = _values_of(a, symbols, deadline), _values_of(b, symbols, deadline)
     compared = 0
     for u, v in zip(va, vb):
@@ -520,6 +527,9 @@ def _scalar_equal(a: str, b: str, deadline: float) -> bool:
             continue
         if u is None or v is None or not _close(u, v):
             return False
+        if beyond_exact and MP.isfinite(u) and abs(u) > _MAX_RESOLVED:
+            # 40-digit floats would call `2^{100000}` and `2^{100000}+1` equal: refuse (counted).
+            raise latex_parser.GuardError("too large to compare exactly")
         compared += 1
     return compared > 0
 
@@ -579,6 +589,8 @@ def is_equiv(ground_truth: str, candidate: str) -> bool:
     except latex_parser.ParseError:
         _STATS["parse_failures"] += 1
     except (RecursionError, MemoryError, ArithmeticError, ValueError, TypeError):
+        _STATS["errors"] += 1
+    except Exception:  # a grader bug must cost one pair, never the whole evaluation job
         _STATS["errors"] += 1
     return False
 

@@ -14,18 +14,24 @@ _ANSWER_LINE = re.compile(r"^#+ *Answer *$", re.MULTILINE)
 
 
 def _braced(text: str, start: int) -> str | None:
-    """The content of the `{...}` group opening at `text[start]`; None when it never closes."""
-    depth = 0
-    for i in range(start, len(text)):
+    """The content of the `{...}` group opening at `text[start]`; None when it never closes.
+
+    A backslash escapes the one character after it: `\\{` is a literal brace, `\\\\}` a line
+    break followed by a closing brace.
+    """
+    depth, i = 0, start
+    while i < len(text):
         ch = text[i]
         if ch == "\\":
+            i += 2
             continue
-        if ch == "{" and (i == 0 or text[i - 1] != "\\"):
+        if ch == "{":
             depth += 1
-        elif ch == "}" and (i == 0 or text[i - 1] != "\\"):
+        elif ch == "}":
             depth -= 1
             if depth == 0:
                 return text[start + 1 : i]
+        i += 1
     return None
 
 

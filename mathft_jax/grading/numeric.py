@@ -166,6 +166,11 @@ class NotExact(ValueError):
     """The tree leaves the rationals (pi, roots, logs, ...) or exact arithmetic would get too big."""
 
 
+class ExactTooLarge(NotExact):
+    """The value may be rational but is too big to compute exactly; 40-digit floats cannot tell
+    `2^{100000}` from `2^{100000}+1`, so callers must not fall back to them."""
+
+
 MAX_EXACT_BITS = 20_000  # numerator/denominator size of exact intermediate values
 
 
@@ -174,7 +179,7 @@ def _exact_check(value: Fraction) -> Fraction:
         value.numerator.bit_length() > MAX_EXACT_BITS
         or value.denominator.bit_length() > MAX_EXACT_BITS
     ):
-        raise NotExact("exact value too large")
+        raise ExactTooLarge("exact value too large")
     return value
 
 
@@ -192,7 +197,7 @@ class ExactEvaluator:
         kind = node[0]
         if kind == "num":
             if _decimal_exponent(node[1]) > 1_000:
-                raise NotExact("decimal exponent too large for exact arithmetic")
+                raise ExactTooLarge("decimal exponent too large for exact arithmetic")
             return Fraction(node[1])
         if kind == "sym":
             if node[1] not in self.env:
@@ -216,8 +221,10 @@ class ExactEvaluator:
             return self.power(self(node[1]), self(node[2]))
         if kind == "fact":
             value = self(node[1])
-            if value.denominator != 1 or value < 0 or value > 2_000:
-                raise NotExact("factorial outside 0..2000")
+            if value.denominator != 1 or value < 0:
+                raise NotExact("factorial outside the naturals")
+            if value > 2_000:
+                raise ExactTooLarge("factorial above 2000!")
             return Fraction(math.factorial(int(value)))
         if kind == "fn":
             return self.function(node[1], [self(arg) for arg in node[2]])
@@ -227,8 +234,8 @@ class ExactEvaluator:
         if exponent.denominator != 1:
             raise NotExact("fractional power")
         bits = max(base.numerator.bit_length(), base.denominator.bit_length())
-        if abs(exponent) * bits > MAX_EXACT_BITS:
-            raise NotExact("power too large")
+        if abs(exponent) * bits > MAX_EXACT_BITS and abs(base) != 1:
+            raise ExactTooLarge("power too large")
         if base == 0 and exponent < 0:
             raise NotExact("division by zero")
         return base ** int(exponent)
@@ -242,8 +249,10 @@ class ExactEvaluator:
             return Fraction(math.ceil(args[0]))
         if name == "binom":
             n, k = args
-            if n.denominator != 1 or k.denominator != 1 or not 0 <= n <= 5_000:
-                raise NotExact("binomial outside the naturals up to 5000")
+            if n.denominator != 1 or k.denominator != 1 or n < 0:
+                raise NotExact("binomial outside the naturals")
+            if n > 5_000:
+                raise ExactTooLarge("binomial above n = 5000")
             return Fraction(math.comb(int(n), int(k))) if k >= 0 else Fraction(0)
         if name == "sqrt":
             (x,) = args

@@ -91,6 +91,11 @@ CASES: dict[str, list[tuple[str, str, bool]]] = {
         ("(-\\infty,1)\\cup(2,\\infty)", "(2,\\infty)\\cup(-\\infty,1)", True),
         ("(-\\infty,1)\\cup(2,\\infty)", "(-\\infty,1]\\cup(2,\\infty)", False),
         ("(-\\infty,1)\\cup(2,\\infty)", "(-\\infty,1)", False),
+        # Lists of `\le`/`\ge` inequalities (MATH's usual spelling) read as unions.
+        ("(-\\infty,-2]\\cup[2,\\infty)", "x\\le -2 \\text{ or } x\\ge 2", True),
+        ("(-\\infty,-1]\\cup[3,\\infty)", "x \\geq 3 \\text{ or } x \\leq -1", True),
+        ("(-\\infty,-1]\\cup[3,\\infty)", "x \\geq 3 \\text{ or } x \\leq -2", False),
+        ("(-\\infty,-1)\\cup[3,\\infty)", "x \\geq 3 \\text{ or } x \\leq -1", False),
     ],
     "root_lists": [
         ("1,-2", "-2, 1", True),
@@ -175,6 +180,12 @@ CASES: dict[str, list[tuple[str, str, bool]]] = {
         ("1.5\\times10^{-3}", "0.0015", True),
         ("2.4 \\times 10^{6}", "2400000", True),
         ("3\\times 10^5", "3\\times 10^6", False),
+        # Beyond exact arithmetic's bounds 40-digit floats cannot see an off-by-one: not equal.
+        ("2^{100000}", "2^{100000}+1", False),
+        ("10^{10000}", "10^{10000}+1", False),
+        ("3000!", "3000!+1", False),
+        ("2^{100000}", "2^{100000}", True),
+        ("1^{100000}", "1", True),
     ],
     "expressions": [
         ("x^2+2x+1", "(x+1)^2", True),

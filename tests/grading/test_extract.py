@@ -28,6 +28,8 @@ from mathft_jax.grading import extract_answer
         ("\\boxed{}", None),
         ("\\boxed{unclosed", None),
         ("\\boxed{1} \\boxed{unclosed", "1"),
+        ("\\boxed{a \\\\}", "a \\\\"),  # `\\\\` is a line break, not an escaped brace
+        ("\\boxed{\\{1\\}}", "\\{1\\}"),
     ],
 )
 def test_extract_answer(text: str, expected: str | None) -> None:

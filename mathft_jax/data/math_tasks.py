@@ -62,7 +62,7 @@ def _prm800k_by_split(files: tuple[pathlib.Path, ...], data_dir: str) -> dict[st
     grouped: dict[str, list] = {"train": [], "validation": [], "test": []}
     unmatched = 0
     for file in files:
-        for sample in readers.read_prm800k(file):
+        for sample in readers.read_prm800k(file, on_error=paths.on_bad_input()):
             found = split_of.get(_key(sample.problem))
             if found is None:  # cannot prove it is not a MATH-500 problem: leave it out, counted
                 unmatched += 1
@@ -81,6 +81,8 @@ def _prm_samples(split: str) -> tuple:
 def _math_ssft_prm800k(split: str) -> list[TextExample]:
     seen, out = set(), []
     for _, s in _prm_samples(split):
+        if s.finish_reason == "bad_problem":  # the labeler flagged the problem itself as broken
+            continue
         if s.correct and (s.problem, s.solution) not in seen:
             seen.add((s.problem, s.solution))
             out.append(_ssft(s.problem, s.solution))
@@ -89,13 +91,23 @@ def _math_ssft_prm800k(split: str) -> list[TextExample]:
 
 def _prm_graded(split: str) -> list[verifier_data.GradedProblem]:
     by_id: dict[str, tuple[str, list, list]] = {}
+    unfinished = 0
     for uid, s in _prm_samples(split):
         if s.finish_reason == "bad_problem":  # the labeler flagged the problem itself as broken
+            continue
+        if s.answer is None:  # cut at an error or given up: test-time samples are whole solutions
+            unfinished += 1
             continue
         problem, good, bad = by_id.setdefault(uid, (s.problem, [], []))
         target = good if s.correct else bad
         if s.solution not in target:
             target.append(s.solution)
+    if unfinished:
+        logging.info(
+            "PRM800K %s: %d samples without a final answer left out of verifier data",
+            split,
+            unfinished,
+        )
     return [verifier_data.GradedProblem(u, p, tuple(g), tuple(b)) for u, (p, g, b) in by_id.items()]
 
 

@@ -5,6 +5,7 @@
 | MATHFT_SHARED_DIR | `../shared` beside the repository |
 | MATHFT_DATA_DIR | `$MATHFT_SHARED_DIR/data/math` (MATH jsonl or release tree, math500_ids.txt) |
 | MATHFT_PRM800K_DIR | unset: PRM800K tasks then raise, naming the variable |
+| MATHFT_ON_BAD_INPUT | `raise`: a malformed MATH/PRM800K line stops the job naming FILE:LINE; `skip`: skipped, counted and logged |
 """
 
 import os
@@ -33,3 +34,14 @@ def prm800k_dir(path: str | os.PathLike | None = None) -> pathlib.Path:
             "(folder of phase1_train.jsonl, phase2_train.jsonl, ...)"
         )
     return pathlib.Path(path)
+
+
+ON_ERROR_CHOICES = ("raise", "skip")
+
+
+def on_bad_input() -> str:
+    """What the MATH and PRM800K readers do with a malformed line: $MATHFT_ON_BAD_INPUT."""
+    policy = os.environ.get("MATHFT_ON_BAD_INPUT", "raise")
+    if policy not in ON_ERROR_CHOICES:
+        raise ValueError(f"MATHFT_ON_BAD_INPUT={policy!r}; expected one of {ON_ERROR_CHOICES}")
+    return policy

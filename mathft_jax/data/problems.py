@@ -30,7 +30,7 @@ class Problem:
 @functools.lru_cache(maxsize=4)
 def math_split_records(data_dir: str, split: str) -> tuple[readers.MathRecord, ...]:
     """MATH records of one Lightman split (cached per process)."""
-    records = {r.unique_id: r for r in readers.read_math(data_dir)}
+    records = {r.unique_id: r for r in readers.read_math(data_dir, paths.on_bad_input())}
     ids = splits.read_math500_ids(os.path.join(data_dir, "math500_ids.txt"))
     chosen = splits.lightman_split(list(records), ids)[split]
     return tuple(records[i] for i in chosen)

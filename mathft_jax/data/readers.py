@@ -203,14 +203,24 @@ def _step_text(step: Any, where: str) -> tuple[str | None, bool]:
     if not isinstance(step, dict):
         raise DataFormatError(f"{where}: a label step is not an object")
     completions = step.get("completions") or []
+    if not isinstance(completions, list) or not all(isinstance(c, dict) for c in completions):
+        raise DataFormatError(f"{where}: completions must be a list of objects")
     chosen = step.get("chosen_completion")
     human = step.get("human_completion")
-    if isinstance(chosen, int) and 0 <= chosen < len(completions):
+    if chosen is not None:
+        if not isinstance(chosen, int) or not 0 <= chosen < len(completions):
+            raise DataFormatError(
+                f"{where}: chosen_completion {chosen!r} is not an index of its "
+                f"{len(completions)} completions"
+            )
         return completions[chosen].get("text"), False
     if human:
         return (human.get("text") if isinstance(human, dict) else str(human)), False
-    # No choice: labelling stopped at this step; its (first) completion is where the sample ends.
-    return (completions[0].get("text") if completions else None), True
+    # No choice: labelling stopped at this step (phase 1 `found_error` / `give_up`). The sample
+    # ends with the completion the labeler rated -1 (the error found), else the first one.
+    wrong = [c for c in completions if c.get("rating") == -1]
+    last = (wrong or completions or [{}])[0]
+    return last.get("text"), True
 
 
 def normalise_answer_section(steps: list[str]) -> str:
@@ -292,11 +302,13 @@ def read_graded_candidates(path: str | os.PathLike, workers: int = 2) -> list:
     """
     from mathft_jax.data.verifier_data import GradedProblem  # noqa: PLC0415
     from mathft_jax.evaluation.candidates import read_candidates  # noqa: PLC0415
+    from mathft_jax.evaluation.grade import sample_answers  # noqa: PLC0415
 
     rows = read_candidates(path)
     pairs, index = [], []
     for r, row in enumerate(rows):
-        answers = row.sample_answers or tuple(extract_answer(s) for s in row.samples)
+        # The evaluate job's rule: a recorded answer wins, a null one is extracted from the text.
+        answers = sample_answers(row, extract_answer)
         for s, ans in enumerate(answers):
             if ans is not None:
                 pairs.append((row.answer, ans))

@@ -133,3 +133,75 @@ def test_graded_candidates_split_correct_and_incorrect(tmp_path):
     (graded,) = readers.read_graded_candidates(tmp_path / "c.jsonl", workers=1)
     assert graded.correct == ("so \\boxed{0.5}", "so \\boxed{1/2}")
     assert graded.incorrect == ("so \\boxed{2}", "none")  # duplicates removed, no answer = wrong
+
+
+def test_graded_candidates_extract_where_the_recorded_answer_is_null(tmp_path):
+    row = {
+        "unique_id": "u1",
+        "problem": "P",
+        "answer": "3",
+        "samples": ["so \\boxed{3}", "so \\boxed{3.0}", "so \\boxed{4}"],
+        "sample_answers": [None, "3", "3"],  # a null is extracted; a recorded string wins
+    }
+    _write_jsonl(tmp_path / "c.jsonl", [row])
+    (graded,) = readers.read_graded_candidates(tmp_path / "c.jsonl", workers=1)
+    assert graded.correct == ("so \\boxed{3}", "so \\boxed{3.0}", "so \\boxed{4}")
+    assert graded.incorrect == ()
+
+
+def test_prm800k_unchosen_last_step_is_the_rated_error(tmp_path):
+    steps = [
+        _step("Add."),
+        {
+            "completions": [
+                {"text": "# Answer\n\n2", "rating": 1},
+                {"text": "# Answer\n\n3", "rating": -1},
+            ],
+            "chosen_completion": None,
+            "human_completion": None,
+        },
+    ]
+    _write_jsonl(tmp_path / "p.jsonl", [_phase1_line(steps, "found_error")])
+    (sample,) = readers.read_prm800k(tmp_path / "p.jsonl", workers=1)
+    assert sample.answer == "3" and not sample.correct
+
+
+@pytest.mark.parametrize(
+    "step, message",
+    [
+        (
+            {"completions": ["text"], "chosen_completion": 0},
+            "completions must be a list of objects",
+        ),
+        ({"completions": [{"text": "a"}], "chosen_completion": 3}, "chosen_completion 3 is not"),
+    ],
+)
+def test_prm800k_bad_steps_name_file_and_line(tmp_path, step, message):
+    _write_jsonl(tmp_path / "p.jsonl", [_phase1_line([step])])
+    with pytest.raises(readers.DataFormatError, match=rf"p\.jsonl:1: {message}"):
+        readers.read_prm800k(tmp_path / "p.jsonl", grade=False)
+
+
+def test_bad_math_lines_stop_the_job_or_are_skipped_by_env(tmp_path, monkeypatch):
+    from mathft_jax.data import problems  # noqa: PLC0415
+
+    train = [
+        {"unique_id": f"train/algebra/{n}.json", **PROBLEM, "solution": f"$\\boxed{{{n}}}$"}
+        for n in range(510)  # the Lightman split carves 500 validation problems
+    ]
+    _write_jsonl(tmp_path / "train.jsonl", [*train[:2], "{torn", *train[2:]])
+    _write_jsonl(tmp_path / "test.jsonl", _math_rows("test"))
+    (tmp_path / "math500_ids.txt").write_text("test/algebra/2.json\n")
+    problems.math_split_records.cache_clear()
+    monkeypatch.delenv("MATHFT_ON_BAD_INPUT", raising=False)
+    with pytest.raises(readers.DataFormatError, match=r"train\.jsonl:3: invalid JSON"):
+        problems.load_problems("math", "test", data_dir=str(tmp_path))
+    problems.math_split_records.cache_clear()
+    monkeypatch.setenv("MATHFT_ON_BAD_INPUT", "skip")
+    (test,) = problems.load_problems("math", "test", data_dir=str(tmp_path))
+    assert test.unique_id == "test/algebra/2.json"
+    problems.math_split_records.cache_clear()
+    monkeypatch.setenv("MATHFT_ON_BAD_INPUT", "ignore")
+    with pytest.raises(ValueError, match="MATHFT_ON_BAD_INPUT='ignore'"):
+        problems.load_problems("math", "test", data_dir=str(tmp_path))
+    problems.math_split_records.cache_clear()

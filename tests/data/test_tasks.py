@@ -95,6 +95,14 @@ def test_prm800k_tasks_follow_the_lightman_split(tmp_path, monkeypatch, math_dat
                     },
                 }
             )
+    # Labelling stopped at an error before any answer: not a whole solution, so no verifier example.
+    unfinished_step = {"completions": [{"text": "1+1=3.", "rating": -1}], "chosen_completion": None}
+    lines.append(
+        {
+            "question": {"problem": train.problem, "ground_truth_answer": "2"},
+            "label": {"steps": [unfinished_step], "finish_reason": "found_error"},
+        }
+    )
     (tmp_path / "phase1_train.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
     monkeypatch.setenv("MATHFT_PRM800K_DIR", str(tmp_path))
     ssft = tasks.get_task("math_ssft_prm800k").examples("train")

@@ -39,30 +39,16 @@ SAMPLING = SamplingConfig(temperature=0.6, top_p=0.95, top_k=None)
 @dataclasses.dataclass(frozen=True)
 class Workload:
     name: str
-    config_fields: dict
+    model_gin: str  # the model config, exactly as gin/models/*.gin gives it to the decode job
     prompt_len: int
     new_tokens: int
 
 
 WORKLOADS = {
-    # ModelConfig's defaults are the tiny test model.
-    "tiny": Workload("tiny", {}, prompt_len=128, new_tokens=128),
-    # About 110M parameters (GPT-2-small-sized Llama, tied embeddings, 32k vocabulary).
-    "100m": Workload(
-        "100m",
-        dict(
-            vocab_size=32000,
-            embed_dim=768,
-            num_layers=12,
-            num_heads=12,
-            num_kv_heads=12,
-            head_dim=64,
-            mlp_dim=2048,
-            tie_embeddings=True,
-        ),
-        prompt_len=128,
-        new_tokens=64,
-    ),
+    # gin/models/tiny.gin: 0.54M parameters, byte vocabulary, GQA 4/2, 2 layers.
+    "tiny": Workload("tiny", "models/tiny.gin", prompt_len=128, new_tokens=128),
+    # gin/models/small_100m.gin: 100.1M parameters, 32k vocabulary, tied embeddings, GQA 12/4.
+    "100m": Workload("100m", "models/small_100m.gin", prompt_len=128, new_tokens=64),
 }
 
 
@@ -127,10 +113,10 @@ def hf_side(config, prompt: np.ndarray, new_tokens: int) -> Callable[[], object]
 
 def bench(workload: Workload, repeats: int) -> float:
     """Times both sides interleaved; prints and returns the tokens/s ratio (mathft_jax / HF)."""
-    from mathft_jax.models.config import ModelConfig  # noqa: PLC0415
+    from mathft_jax.models.config import config_from_gin_file  # noqa: PLC0415
     from mathft_jax.models.transformer import init_params  # noqa: PLC0415
 
-    config = ModelConfig(**workload.config_fields)
+    config = config_from_gin_file(workload.model_gin)
     prompt = np.random.default_rng(0).integers(3, config.vocab_size, workload.prompt_len)
     params = init_params(config, jax.random.PRNGKey(0))
     sides = {

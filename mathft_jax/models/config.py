@@ -69,6 +69,9 @@ class ModelConfig:
     # (keep matmul outputs, recompute the rest) trades memory back for speed.
     remat_policy: str = "nothing_saveable"
     scan_layers: bool = True  # nn.scan over layers: one compiled layer, params get a `layers` axis
+    # Layers per iteration of that scan (lax.scan `unroll`; >= num_layers: no loop at all). A loop
+    # saves compile time on deep models; unrolled, XLA skips the loop's stacked residual buffers.
+    scan_unroll: int = 1
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
@@ -239,3 +242,19 @@ class ModelConfig:
                 query_pre_attn_scalar=self.query_pre_attn_scalar or self.head_dim,
             )
         return out
+
+
+def config_from_gin_file(path: str, **overrides: Any) -> ModelConfig:
+    """The `ModelConfig` a gin/models/*.gin file binds (then `overrides`), outside any job's gin.
+
+    For tools that build a model without a job config (the benchmarks), so they measure exactly
+    what the gin file gives the trainer. Clears the global gin config before and after.
+    """
+    from mathft_jax import gin_flags  # noqa: PLC0415 (search paths: the repo's gin/ folder)
+
+    gin.clear_config()
+    try:
+        gin_flags.setup_gin([f"--gin_file={path}"])
+        return dataclasses.replace(ModelConfig(), **overrides)
+    finally:
+        gin.clear_config()

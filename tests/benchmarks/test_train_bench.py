@@ -35,7 +35,7 @@ def _figures(tokens_b: float) -> dict:
 
 
 def test_report_prints_medians_ratio_and_machine_load(capsys):
-    workload = bench.Workload("micro", MICRO, batch=2, length=50, steps=1)
+    workload = bench.Workload("micro", "models/tiny.gin", batch=2, length=50, steps=1)
     ratio = bench.report(workload, ModelConfig(**MICRO), _figures(100.0))
     assert ratio == pytest.approx((100 / 2.0) / (100 / 4.0))  # medians: 2 s vs 4 s per call
     out = capsys.readouterr().out
@@ -47,7 +47,7 @@ def test_report_prints_medians_ratio_and_machine_load(capsys):
 
 
 def test_report_refuses_unequal_token_counts():
-    workload = bench.Workload("micro", MICRO, batch=2, length=50, steps=1)
+    workload = bench.Workload("micro", "models/tiny.gin", batch=2, length=50, steps=1)
     with pytest.raises(AssertionError, match="different target tokens"):
         bench.report(workload, ModelConfig(**MICRO), _figures(99.0))
 
@@ -57,7 +57,7 @@ def test_both_sides_train_the_same_tokens_once(capsys):
     """One interleaved round on a micro model: real jitted step and real PyTorch loop."""
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
-    workload = bench.Workload("micro", MICRO, batch=2, length=8, steps=2)
+    workload = bench.Workload("micro", "models/tiny.gin", batch=2, length=8, steps=2)
     config = ModelConfig(**MICRO)
     batch = bench.make_batch(config, workload.batch, workload.length)
     sides = {
@@ -72,3 +72,12 @@ def test_both_sides_train_the_same_tokens_once(capsys):
     out = capsys.readouterr().out
     assert f"ratio mathft_jax / hf_torch = {ratio:.2f}x" in out
     assert "target tokens per call: 32 on both sides" in out
+
+
+def test_workloads_measure_the_gin_model_configs():
+    from mathft_jax.models.config import config_from_gin_file  # noqa: PLC0415
+
+    tiny = config_from_gin_file(bench.WORKLOADS["tiny"].model_gin)
+    big = config_from_gin_file(bench.WORKLOADS["100m"].model_gin)
+    assert (tiny.num_layers, tiny.vocab_size, tiny.scan_unroll) == (2, 384, 2)
+    assert 99e6 < big.num_params() < 101e6 and big.scan_unroll == big.num_layers

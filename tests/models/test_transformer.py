@@ -36,6 +36,7 @@ CONFIGS = {
     "qwen_loop": dataclasses.replace(TINY, qkv_bias=True, scan_layers=False, tie_embeddings=True),
     "gemma2_scan": GEMMA2ISH,
     "gemma2_loop": dataclasses.replace(GEMMA2ISH, scan_layers=False),
+    "llama_scan_unrolled": dataclasses.replace(TINY, scan_unroll=2),
 }
 
 
@@ -205,6 +206,11 @@ def test_remat_and_scan_give_the_same_gradients():
     )
     np.testing.assert_allclose(g_scan["embedding"], g_loop["embedding"], atol=1e-5)
     assert np.abs(np.asarray(g_loop["layer_0"]["attn"]["q"])).max() > 0
+    unrolled = dataclasses.replace(TINY, scan_unroll=TINY.num_layers)
+    g_unrolled = jax.jit(jax.grad(lambda p: loss(unrolled, p)))(scan_params)
+    np.testing.assert_allclose(
+        g_unrolled["layers"]["mlp"]["up"][1], g_loop["layer_1"]["mlp"]["up"], atol=1e-5
+    )
 
 
 def test_sharded_forward_matches_single_device():
@@ -255,9 +261,10 @@ def test_init_params_match_abstract_shapes_and_train_signal():
     assert 0.01 < float(jnp.std(logits)) < 10.0
 
 
-def test_decode_step_updates_the_cache_in_place():
+@pytest.mark.parametrize("unroll", [1, 3])
+def test_decode_step_updates_the_cache_in_place(unroll):
     """A copy of the whole cache per layer would make each decode step cost O(cache) extra."""
-    cfg = dataclasses.replace(TINY, num_layers=3)
+    cfg = dataclasses.replace(TINY, num_layers=3, scan_unroll=unroll)
     cache = jax.eval_shape(lambda: transformer.init_cache(cfg, 4, 100))
     step = jax.jit(
         lambda p, t, q, c: transformer.Decoder(cfg).apply({"params": p}, t, q, cache=c),

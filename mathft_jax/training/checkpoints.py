@@ -5,18 +5,20 @@ Layout of a stage's MODEL_DIR:
   run_info.json                           {"stage", "initial_checkpoint"} written on a fresh start
   best_checkpoint.json                    {"step", "metric", "value", "path"} of the best so far
 A half-written step keeps orbax's temporary name until finalized, so it is never listed as a step.
+MODEL_DIR may be a URL (gs://bucket/runs/ssft): paths go through `mathft_jax.paths_io` (etils.epath).
 
     python -m pytest -q tests/training/test_trainer.py
 """
 
 import dataclasses
-import json
 import logging
 import os
 from typing import Any
 
 import jax
 import orbax.checkpoint as ocp
+
+from mathft_jax import paths_io
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +48,7 @@ def make_manager(
         create=True,
     )
     return ocp.CheckpointManager(
-        os.path.join(os.path.abspath(model_dir), CHECKPOINTS),
+        os.path.join(paths_io.normalize(model_dir), CHECKPOINTS),
         item_names=("params", "opt_state"),
         options=options,
     )
@@ -76,20 +78,15 @@ def restore(manager: ocp.CheckpointManager, step: int, abstract_state: Any) -> t
 
 
 def read_json(path: str) -> dict | None:
-    if not os.path.exists(path):
-        return None
-    with open(path) as f:
-        return json.load(f)
+    """The JSON object in `path` (local or gs://), or None when there is none."""
+    return paths_io.read_json(path)
 
 
 def write_json(path: str, obj: dict) -> None:
-    """Atomic write (tmp + rename) so a crash never leaves half a JSON file."""
+    """Atomic write (tmp + rename) so a crash never leaves half a JSON file; process 0 only."""
     if jax.process_index() != 0:
         return
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=1)
-    os.replace(tmp, path)
+    paths_io.write_json(path, obj)
 
 
 def decide_start(
@@ -107,7 +104,7 @@ def decide_start(
     `allow_initial_mismatch`, warned about), since it would be silently ignored.
     """
     info = read_json(os.path.join(model_dir, RUN_INFO))
-    init = os.path.abspath(initial_checkpoint) if initial_checkpoint else None
+    init = paths_io.normalize(initial_checkpoint) if initial_checkpoint else None
     if latest_step is not None:
         recorded_stage = (info or {}).get("stage")
         if recorded_stage != stage:
@@ -136,16 +133,16 @@ def decide_start(
 
 def _step_dir(path: str) -> str:
     """An orbax step dir for `path`: itself, or a MODEL_DIR's best (else latest) step."""
-    path = os.path.abspath(path)
-    if os.path.isdir(os.path.join(path, "params")):
+    path = paths_io.normalize(path)
+    if paths_io.isdir(os.path.join(path, "params")):
         return path
     best = read_json(os.path.join(path, BEST))
-    if best and os.path.isdir(best["path"]):
+    if best and paths_io.isdir(best["path"]):
         return best["path"]
     if best:
         log.warning("%s names step %s, which is gone; taking the latest step", BEST, best["step"])
     root = os.path.join(path, CHECKPOINTS)
-    if os.path.isdir(root):
+    if paths_io.isdir(root):
         steps = ocp.utils.checkpoint_steps(root)
         if steps:
             return os.path.join(root, str(max(steps)))
@@ -191,7 +188,7 @@ def load_params(path: str, shardings: Any = None, model_config: Any = None) -> A
     `model_config` (our `ModelConfig`), for an HF folder: the dtypes and layer layout to load
     into, and a check that the folder holds that architecture.
     """
-    if not os.path.exists(path):
+    if not paths_io.exists(path):
         raise ValueError(f"checkpoint path {path} does not exist")
     from mathft_jax.models import hf_io  # noqa: PLC0415
 

@@ -4,7 +4,7 @@ Conventions: `logits` f32 [batch, length, vocab] from `Decoder`; `targets`, `wei
 [batch, length] from the decoder-only feature converter (weights 1 on target tokens, 0 elsewhere).
 A row with no target token (the padding rows of a final eval batch) is masked out of every mean.
 
-    python -m pytest -q tests/training/test_losses.py
+    python -m pytest -q tests/training/test_training_losses.py
 """
 
 import jax

@@ -5,7 +5,7 @@ Kinds (gin `Objective.kind`): "mle" (SSFT, Eq. 3), "verifier_xent" (Eq. 9), "ver
 take a flat batch; pair kinds take {"pos", "neg"[, "gen"]} (verifier pairs carry the verifier prompt
 in pos/neg and the SSFT example in gen; contrastive pairs carry SSFT prompt -> right/wrong solution).
 
-    python -m pytest -q tests/training/test_objectives.py
+    python -m pytest -q tests/training/test_train_step.py
 """
 
 import dataclasses

@@ -3,7 +3,7 @@
 Gradient accumulation is done in the train step (microbatches), so one step = one update and the
 schedule counts steps. Bind e.g. `make_optimizer.name = "adafactor"`, `make_schedule.decay = "linear"`.
 
-    python -m pytest -q tests/training/test_optimizers.py
+    python -m pytest -q tests/training/test_train_step.py
 """
 
 import gin

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
+from mathft_jax import paths_io
 from mathft_jax.models import ModelConfig, transformer
 from mathft_jax.training import checkpoints, objectives, optimizers, partitioning
 from mathft_jax.training.metrics_logging import MetricsLogger
@@ -95,6 +96,18 @@ def _weighted_mean(rows: list[dict[str, float]]) -> dict[str, float]:
     return out
 
 
+def _check_finite(metrics: dict, step: int, task_name: str, manager: Any, model_dir: str) -> None:
+    """Raises FloatingPointError (naming the step and the last good checkpoint) on a bad step."""
+    checked = {k: float(metrics[k]) for k in ("loss", "grad_norm", "update_norm")}
+    if not all(math.isfinite(v) for v in checked.values()):
+        manager.wait_until_finished()
+        raise FloatingPointError(
+            f"non-finite {checked} at step {step} (task {task_name}); stopping without "
+            f"saving. Last good checkpoint: step {manager.latest_step()} in "
+            f"{model_dir}/checkpoints (lower the learning rate?)"
+        )
+
+
 @gin.configurable
 def train(
     model_dir: str = gin.REQUIRED,
@@ -126,8 +139,8 @@ def train(
     vocabulary: Any = None,
 ) -> dict[str, Any]:
     """Runs (or resumes) one stage to `train_steps`; returns {"step", "start", "last_metrics"}."""
-    model_dir = os.path.abspath(model_dir)
-    os.makedirs(model_dir, exist_ok=True)
+    model_dir = paths_io.normalize(model_dir)  # a gs:// URL stays a URL
+    paths_io.makedirs(model_dir)
     cfg = model_config if model_config is not None else ModelConfig()
     if vocabulary is None:
         from mathft_jax.data import vocabularies  # noqa: PLC0415
@@ -187,7 +200,7 @@ def train(
             step0 = 0
             info = {"stage": stage, "initial_checkpoint": None}
             if start == "initial":
-                info["initial_checkpoint"] = os.path.abspath(initial_checkpoint_path)
+                info["initial_checkpoint"] = paths_io.normalize(initial_checkpoint_path)
             checkpoints.write_json(os.path.join(model_dir, checkpoints.RUN_INFO), info)
         state = TrainState(
             step=jax.device_put(jnp.asarray(step0, jnp.int32), replicated),
@@ -236,14 +249,7 @@ def train(
                 step += 1
                 window.append(metrics)
                 if nan_check_every and step % nan_check_every == 0:
-                    checked = {k: float(metrics[k]) for k in ("loss", "grad_norm", "update_norm")}
-                    if not all(math.isfinite(v) for v in checked.values()):
-                        manager.wait_until_finished()
-                        raise FloatingPointError(
-                            f"non-finite {checked} at step {step} (task {task_name}); stopping without "
-                            f"saving. Last good checkpoint: step {manager.latest_step()} in "
-                            f"{model_dir}/checkpoints (lower the learning rate?)"
-                        )
+                    _check_finite(metrics, step, task_name, manager, model_dir)
                 if step % log_every == 0 or step == train_steps:
                     host = jax.device_get(window)
                     mean = {k: float(np.mean([m[k] for m in host])) for k in host[-1]}
@@ -277,6 +283,8 @@ def train(
                     or sigterm.received
                 )
                 if save_now:
+                    if nan_check_every:  # also between check intervals: never save bad params
+                        _check_finite(metrics, step, task_name, manager, model_dir)
                     checkpoints.save(manager, step, state, eval_metrics, force=True)
                     if pending_best is not None and pending_best["step"] < step:
                         checkpoints.write_json(

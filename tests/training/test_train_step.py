@@ -10,7 +10,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 from train_fakes import TINY, make_rows
 
 from mathft_jax.models import transformer
-from mathft_jax.training import objectives, partitioning
+from mathft_jax.training import objectives, optimizers, partitioning
 from mathft_jax.training.train_state import TrainState, make_train_step
 
 RULES = partitioning.DEFAULT_RULES  # embed->fsdp, mlp/heads/vocab->tensor, batch->(data, fsdp)
@@ -20,9 +20,9 @@ def logits_fn(params, tokens, positions, segment_ids):
     return transformer.Decoder(TINY).apply({"params": params}, tokens, positions, segment_ids)[0]
 
 
-def one_step(mesh_shape, params, batch, accum_steps=1):
+def one_step(mesh_shape, params, batch, accum_steps=1, tx=None):
     mesh = partitioning.make_mesh(mesh_shape, devices=jax.devices()[: int(np.prod(mesh_shape))])
-    tx = optax.adamw(1e-2)
+    tx = tx or optax.adamw(1e-2)
     abstract = transformer.abstract_params(TINY)
     p_sh = partitioning.param_shardings(abstract, transformer.param_logical_axes(TINY), mesh, RULES)
     o_sh = partitioning.opt_state_shardings(jax.eval_shape(tx.init, abstract), abstract, p_sh, mesh)
@@ -55,6 +55,24 @@ def test_eight_devices_match_one():
         for a, b in zip(jax.tree.leaves(one.params), jax.tree.leaves(params), strict=True)
     )
     assert moved > 1e-3  # the step changed the params
+
+
+@pytest.mark.slow
+def test_adafactor_step_sharded_matches_one_device():
+    """Adafactor's factored second moments get shardings of their own (rows/columns of a matrix)."""
+    tx = optimizers.make_optimizer(lambda s: 1e-2, name="adafactor", clip_norm=1.0)
+    params = transformer.init_params(TINY, jax.random.key(2))
+    batch = make_rows(np.random.default_rng(2), 8, 4, 12)
+    one, m1, _ = one_step((1, 1, 1), params, batch, tx=tx)
+    eight, m8, _ = one_step((2, 2, 2), params, batch, tx=tx)
+    assert float(m1["loss"]) == pytest.approx(float(m8["loss"]), rel=1e-5)
+    for a, b in zip(jax.tree.leaves(one.params), jax.tree.leaves(eight.params), strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=2e-4, atol=2e-6)
+    moved = max(
+        float(jnp.max(jnp.abs(a - b)))
+        for a, b in zip(jax.tree.leaves(one.params), jax.tree.leaves(params), strict=True)
+    )
+    assert moved > 1e-4
 
 
 @pytest.mark.slow

@@ -74,6 +74,15 @@ def test_nan_stops_and_keeps_last_good_checkpoint(tmp_path):
 
 
 @pytest.mark.slow
+def test_steps_between_nan_checks_are_checked_before_saving(tmp_path):
+    run(tmp_path, 2)
+    gin.bind_parameter("make_schedule.peak_learning_rate", float("inf"))
+    with pytest.raises(FloatingPointError, match="at step 4.*Last good checkpoint: step 2"):
+        run(tmp_path, 6, nan_check_every=100)  # step 3 goes bad unchecked; step 4 would save
+    assert sorted(os.listdir(tmp_path / "checkpoints")) == ["2"]
+
+
+@pytest.mark.slow
 def test_half_written_checkpoint_is_ignored(tmp_path):
     run(tmp_path, 2)
     # What a crash mid-save leaves: orbax's temporary name, never finalized (renamed) to "4".
@@ -128,3 +137,21 @@ def test_verifier_xent_learns_a_learnable_label(tmp_path):
         if "validation/accuracy" in r
     ]
     assert acc[-1] > 0.9, acc
+
+
+def test_an_earlier_best_survives_keep_last_and_progress_is_shown(tmp_path, caplog):
+    """best_mode "max" on a falling loss makes the first evaluation the best: orbax must keep it
+    beside the latest step, best_checkpoint.json name it; the console line and TB are written."""
+    import logging  # noqa: PLC0415
+
+    with caplog.at_level(logging.INFO, logger="mathft_jax.train"):
+        run(tmp_path, 6, eval_every=2, keep_last=1, best_metric="validation/loss", best_mode="max")
+    best = json.loads((tmp_path / "best_checkpoint.json").read_text())
+    assert best["step"] == 2 and os.path.isdir(best["path"])
+    assert sorted(int(p) for p in os.listdir(tmp_path / "checkpoints")) == [2, 6]
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("step ")]
+    assert any(
+        all(word in line for word in ("step 6/6", "loss", "lr", "tokens/s", "ETA"))
+        for line in lines
+    ), lines
+    assert any(name.startswith("events.out.tfevents") for name in os.listdir(tmp_path / "tb"))

@@ -4,18 +4,25 @@ sharded over the mesh, detokenise, extract answers, and append one JSON line per
 Resumable: problems whose `unique_id` is already in the output file are skipped, and a line cut
 short by a crash is dropped. Sampling keys come from (seed, index of the problem in the full list),
 so a resumed or re-batched run writes the same samples.
+
+Multi-host: every process decodes the same batches in lockstep (each computes its devices' shard),
+`to_host` gathers the outputs to every process, and only process 0 reads and writes the output
+file (`done_ids`, `open_output`); it may be a gs:// URL (`mathft_jax.paths_io`).
 """
 
+import contextlib
+import io
 import json
 import logging
 import os
-from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Iterator, Sequence
+from typing import IO, Any, Protocol
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mathft_jax import paths_io
 from mathft_jax.inference import decoding
 from mathft_jax.inference.prompting import PromptFn, truncate_at_stops
 from mathft_jax.inference.sampling import SamplingConfig
@@ -32,25 +39,84 @@ class ProblemLike(Protocol):
 
 def read_done_ids(path: str) -> set[str]:
     """`unique_id`s already written to a JSONL file; truncates a torn last line (crash mid-write)."""
-    if not os.path.exists(path):
+    file = paths_io.as_path(path)
+    if not file.exists():
         return set()
+    data = file.read_bytes()
     done, good_bytes = set(), 0
-    with open(path, "rb") as f:
-        for line in f:
-            try:
-                done.add(json.loads(line)["unique_id"])
-            except (json.JSONDecodeError, KeyError, UnicodeDecodeError) as err:
-                if line.endswith(b"\n"):
-                    raise ValueError(
-                        f"{path}: line {len(done) + 1} is not a candidates record"
-                    ) from err
-                break  # a torn final line: drop it below
-            good_bytes += len(line)
-    if good_bytes != os.path.getsize(path):
+    for line in io.BytesIO(data):
+        try:
+            done.add(json.loads(line)["unique_id"])
+        except (json.JSONDecodeError, KeyError, UnicodeDecodeError) as err:
+            if line.endswith(b"\n"):
+                raise ValueError(
+                    f"{path}: line {len(done) + 1} is not a candidates record"
+                ) from err
+            break  # a torn final line: drop it below
+        good_bytes += len(line)
+    if good_bytes != len(data):
         logging.warning("%s: dropping a partial last line (an earlier run was cut off)", path)
-        with open(path, "r+b") as f:
-            f.truncate(good_bytes)
+        if paths_io.is_url(path):  # an object in a bucket cannot be truncated in place
+            file.write_bytes(data[:good_bytes])
+        else:
+            with open(path, "r+b") as f:
+                f.truncate(good_bytes)
     return done
+
+
+def from_process_0(value: Any) -> Any:
+    """Process 0's `value` (anything JSON can hold) on every process; `value` itself when the job
+    has one process. Every process must call it at the same point (it is a collective)."""
+    if jax.process_count() == 1:
+        return value
+    from jax.experimental import multihost_utils  # noqa: PLC0415
+
+    source = jax.process_index() == 0
+    data = np.frombuffer(json.dumps(value).encode() if source else b"", np.uint8).astype(np.int32)
+    size = int(multihost_utils.broadcast_one_to_all(np.int32(data.size)))
+    buf = np.zeros(size, np.int32)
+    buf[: data.size] = data
+    buf = np.asarray(multihost_utils.broadcast_one_to_all(buf))
+    return json.loads(buf.astype(np.uint8).tobytes().decode())
+
+
+def done_ids(path: str) -> set[str]:
+    """`read_done_ids(path)` as process 0 reads it, on every process.
+
+    Only process 0 touches the output file (the hosts of a pod need not share a disk), and every
+    process must skip the same problems, since they decode each batch together.
+    """
+    done = sorted(read_done_ids(path)) if jax.process_index() == 0 else None
+    return set(from_process_0(done))
+
+
+@contextlib.contextmanager
+def open_output(path: str) -> Iterator[IO[str]]:
+    """`path` opened for appending (UTF-8) on process 0; elsewhere a sink, so each record is
+    written once however many processes decode it. A local path's folder is created."""
+    if jax.process_index() != 0:
+        with open(os.devnull, "w", encoding="utf-8") as sink:
+            yield sink
+        return
+    if not paths_io.is_url(path):  # a bucket has no folders to make
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with paths_io.open_file(path, "a") as out:
+        yield out
+
+
+def to_host(x: Any) -> np.ndarray:
+    """The whole of `x` as a numpy array on this process.
+
+    `np.asarray` alone fails on an array sharded over devices of other processes (a multi-host
+    mesh); such an array is all-gathered (a collective: every process calls this in lockstep).
+    """
+    if not isinstance(x, jax.Array) or x.is_fully_addressable:
+        return np.asarray(x)
+    if x.is_fully_replicated:
+        return np.asarray(x.addressable_data(0))
+    from jax.experimental import multihost_utils  # noqa: PLC0415
+
+    return np.asarray(multihost_utils.process_allgather(x, tiled=True))
 
 
 def encode_prompts(
@@ -135,7 +201,9 @@ def generate(
     the decode step compiles once.
     """
     if mesh is not None:
-        shards = int(np.prod([mesh.shape[a] for a in batch_sharding(mesh).spec[0] or ()]))
+        axes = batch_sharding(mesh).spec[0] or ()
+        axes = (axes,) if isinstance(axes, str) else axes  # P(("data",)) may read back as "data"
+        shards = int(np.prod([mesh.shape[a] for a in axes]))
         if batch_size % shards:
             raise ValueError(
                 f"batch_size={batch_size} must divide by the {shards} data shards (gin)"
@@ -170,7 +238,7 @@ def generate(
             pad_id=vocab.pad_id,
             include_greedy=include_greedy,
         )
-        out, lengths = np.asarray(out), np.asarray(lengths)
+        out, lengths = to_host(out), to_host(lengths)
         for b in range(real):
             results.append(decode_texts(out[b], lengths[b], vocab, vocab.eos_id, stops))
     return results
@@ -204,7 +272,7 @@ def decode_problems(
     """
     if extract_fn is None:
         from mathft_jax.grading import extract_answer as extract_fn  # noqa: PLC0415
-    done = read_done_ids(output_path)
+    done = done_ids(output_path)
     todo = [(i, p) for i, p in enumerate(problems) if p.unique_id not in done]
     logging.info("%s: %d problems done, %d to decode", output_path, len(done), len(todo))
     record_meta = {
@@ -218,9 +286,8 @@ def decode_problems(
         **(meta or {}),
     }
     params = place_params(params, mesh)
-    os.makedirs(os.path.dirname(os.path.abspath(output_path)), exist_ok=True)
     written = 0
-    with open(output_path, "a", encoding="utf-8") as out:
+    with open_output(output_path) as out:
         # Decode a batch at a time and write it at once, so a crash loses at most one batch.
         for start in range(0, len(todo), batch_size):
             chunk = todo[start : start + batch_size]
@@ -253,7 +320,8 @@ def decode_problems(
                 record["sample_answers"] = [extract_fn(s) for s in rows]
                 record["meta"] = record_meta
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")
-                out.flush()
                 written += 1
+            # Once a batch, not once a record: a bucket file is uploaded whole at each flush.
+            out.flush()
             logging.info("decoded %d / %d problems", start + len(chunk), len(todo))
     return written

@@ -4,12 +4,13 @@ the verifier's next-token distribution after the verifier prompt (paper Sec. 3.2
 Each (problem, sample) pair becomes one left-padded row; the score is the two-way softmax of the
 label logits at the last prompt position, which equals p(c) / (p(c) + p(i)) and is what the
 trainer's `verifier_log_scores` computes. Records are written in input order once all their samples
-are scored; a restarted job skips records already in the output file.
+are scored; a restarted job skips records already in the output file. With several processes,
+each reads the candidates file, the scores are gathered to all, and only process 0 writes (as in
+`generation`); either file may be a gs:// URL.
 """
 
 import json
 import logging
-import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -17,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mathft_jax import paths_io
 from mathft_jax.inference import decoding, generation
 
 VerifierPromptFn = Callable[[str, str], str]
@@ -95,12 +97,12 @@ def score_candidates(
       meta: merged into each record's `meta` under "verifier" (e.g. the checkpoint path).
     """
     label_ids = jnp.asarray(label_token_ids(vocab, correct_word, incorrect_word), jnp.int32)
-    done = generation.read_done_ids(output_path)
+    done = generation.done_ids(output_path)
     sharding = generation.batch_sharding(mesh)
     params = generation.place_params(params, mesh)
 
     def todo() -> Iterator[dict]:
-        with open(candidates_path, encoding="utf-8") as f:
+        with paths_io.open_file(candidates_path) as f:
             for line_no, line in enumerate(f, 1):
                 if not line.strip():
                     continue
@@ -112,8 +114,7 @@ def score_candidates(
                     yield record
 
     written = truncated = 0
-    os.makedirs(os.path.dirname(os.path.abspath(output_path)), exist_ok=True)
-    with open(output_path, "a", encoding="utf-8") as out:
+    with generation.open_output(output_path) as out:
         for group in _record_groups(todo(), batch_size):
             prompts = [prompt_fn(r["problem"], s) for r in group for s in r["samples"]]
             scores: list[float] = []
@@ -126,15 +127,15 @@ def score_candidates(
                 if sharding is not None:
                     args = [jax.device_put(a, sharding) for a in args]
                 batch_scores = verifier_scores(params, *args, label_ids, model=model)
-                scores.extend(np.asarray(batch_scores)[: len(chunk)].tolist())
+                scores.extend(generation.to_host(batch_scores)[: len(chunk)].tolist())
             for record in group:
                 n = len(record["samples"])
                 record["verifier_scores"], scores = scores[:n], scores[n:]
                 if meta:
                     record["meta"] = {**record.get("meta", {}), "verifier": meta}
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")
-                out.flush()
                 written += 1
+            out.flush()  # once a group (a bucket file is uploaded whole at each flush)
     if truncated:
         logging.warning(
             "%d verifier prompts longer than max_len=%d kept their tail", truncated, max_len
@@ -158,6 +159,6 @@ def score_texts(
     label_ids = jnp.asarray(label_token_ids(vocab, correct_word, incorrect_word), jnp.int32)
     prompts = [prompt_fn(p, s) for p, s in pairs]
     tokens, segs, _ = generation.encode_prompts(vocab, prompts, max_len, bos_id)
-    return np.asarray(
+    return generation.to_host(
         verifier_scores(params, jnp.asarray(tokens), jnp.asarray(segs), label_ids, model=model)
     )

@@ -346,9 +346,17 @@ def init_params(cfg: ModelConfig, rng: jax.Array) -> Any:
 
 
 def abstract_params(cfg: ModelConfig) -> Any:
-    """Parameter shapes/dtypes as `jax.ShapeDtypeStruct`s, without allocating anything."""
+    """Parameter shapes/dtypes as `jax.ShapeDtypeStruct`s, without allocating anything.
+
+    Safe inside a mesh context: the boxes are opened without sharding constraints (a constraint
+    on a ShapeDtypeStruct under an abstract mesh is an error).
+    """
     boxed = jax.eval_shape(lambda: Decoder(cfg).init(jax.random.key(0), *_dummy_inputs()))
-    return nn.meta.unbox(boxed["params"])
+    return jax.tree.map(
+        lambda x: x.unbox(apply_constraint=False) if isinstance(x, nn.meta.AxisMetadata) else x,
+        boxed["params"],
+        is_leaf=lambda x: isinstance(x, nn.meta.AxisMetadata),
+    )
 
 
 def param_logical_axes(cfg: ModelConfig) -> Any:

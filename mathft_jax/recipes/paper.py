@@ -16,22 +16,25 @@ chosen checkpoint in a fresh MODEL_DIR (never resuming another stage's run):
 A stage whose `DONE.json` exists is skipped, so a rerun after a crash continues where it stopped
 (and decode/score themselves skip problems already written). Every stage runs as a subprocess of
 the ordinary entry points (`python -m mathft_jax.train|decode|score`), exactly the commands a user
-would type; the log of each is `WORK_DIR/<stage>/log.txt`.
+would type; the log of each is `WORK_DIR/<stage>/log.txt`. WORK_DIR may be a gs:// URL: the
+recipe's own files go through `etils.epath` (`mathft_jax.paths_io`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import pathlib
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from typing import Any
 
 import gin
+from etils import epath
 
+from mathft_jax import paths_io
 from mathft_jax.evaluation import candidates, grade, report, summary
 
 
@@ -131,13 +134,11 @@ def _quote(value: str) -> str:
     return repr(str(value))
 
 
-def _done_marker(stage_dir: pathlib.Path) -> pathlib.Path:
+def _done_marker(stage_dir: epath.Path) -> epath.Path:
     return stage_dir / "DONE.json"
 
 
-def run_stage(
-    name: str, work_dir: pathlib.Path, module: str, args: Sequence[str]
-) -> dict[str, Any]:
+def run_stage(name: str, work_dir: epath.Path, module: str, args: Sequence[str]) -> dict[str, Any]:
     """Runs `python -m module args` unless the stage is done; returns its DONE record.
 
     The subprocess's output goes to the console and to `<stage>/log.txt`. A failed stage stops the
@@ -152,7 +153,7 @@ def run_stage(
     cmd = [sys.executable, "-m", module, *args]
     print(f"[recipe] {name}: {' '.join(cmd)}", flush=True)
     start = time.time()
-    with open(stage_dir / "log.txt", "a", encoding="utf-8") as log:
+    with (stage_dir / "log.txt").open("a", encoding="utf-8") as log:
         proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
         )
@@ -186,7 +187,7 @@ def _worth_showing(line: str) -> bool:
     return bool(line.strip()) and not any(n in line for n in noise)
 
 
-def chosen_checkpoint(model_dir: pathlib.Path) -> str:
+def chosen_checkpoint(model_dir: epath.Path) -> str:
     """The stage's checkpoint picked on validation (`best_checkpoint.json` written by the trainer)."""
     best = model_dir / "best_checkpoint.json"
     if not best.exists():
@@ -199,7 +200,7 @@ def chosen_checkpoint(model_dir: pathlib.Path) -> str:
 
 def train_stage(
     cfg: RecipeConfig,
-    work: pathlib.Path,
+    work: epath.Path,
     name: str,
     stage_gin: str,
     bindings: Sequence[str],
@@ -218,7 +219,7 @@ def train_stage(
     return chosen_checkpoint(model_dir)
 
 
-def verifier_stage_bindings(cfg: RecipeConfig, pool: pathlib.Path) -> list[str]:
+def verifier_stage_bindings(cfg: RecipeConfig, pool: epath.Path) -> list[str]:
     """The verifier stage's bindings: its task built from the sampled pool, its feature lengths."""
     binds = [
         "import mathft_jax.data.pool_tasks",
@@ -234,13 +235,13 @@ def verifier_stage_bindings(cfg: RecipeConfig, pool: pathlib.Path) -> list[str]:
 
 def decode_stage(
     cfg: RecipeConfig,
-    work: pathlib.Path,
+    work: epath.Path,
     name: str,
     checkpoint: str,
     split: str,
     num_problems: int | None,
     num_samples: int,
-) -> pathlib.Path:
+) -> epath.Path:
     """Samples `num_samples` solutions (and the greedy one) per problem into a candidates file."""
     output = work / name / "candidates.jsonl"
     binds = [
@@ -260,8 +261,8 @@ def decode_stage(
 
 
 def score_stage(
-    cfg: RecipeConfig, work: pathlib.Path, name: str, verifier: str, pool: pathlib.Path
-) -> pathlib.Path:
+    cfg: RecipeConfig, work: epath.Path, name: str, verifier: str, pool: epath.Path
+) -> epath.Path:
     """Adds the verifier's S_cls to every sample of `pool`."""
     output = work / name / "scored.jsonl"
     binds = [
@@ -277,7 +278,7 @@ def score_stage(
 
 
 def evaluate_stage(
-    cfg: RecipeConfig, work: pathlib.Path, name: str, scored: pathlib.Path
+    cfg: RecipeConfig, work: epath.Path, name: str, scored: epath.Path
 ) -> dict[str, Any]:
     """Grades, clusters and reports one scored candidates file (in-process: no JAX needed)."""
     out_dir = work / name
@@ -286,12 +287,33 @@ def evaluate_stage(
         print(f"[recipe] {name}: done earlier, skipped", flush=True)
         return json.loads(metrics_path.read_text())
     print(f"[recipe] {name}: grading and clustering {scored}", flush=True)
-    rows = candidates.read_candidates(scored)
+    rows = _read_candidates(scored)
     result = summary.summarize(grade.grade_all(rows), ks=cfg.ks, seed=cfg.seed)
     result["candidates"] = str(scored)
-    report.write_report(result, out_dir, title=name)
+    _write_report(result, out_dir, title=name)
     _done_marker(out_dir).write_text(json.dumps({"stage": name}) + "\n")
     return result
+
+
+# `mathft_jax.evaluation` reads and writes plain local files; a URL WORK_DIR goes through a copy.
+def _read_candidates(path: epath.Path) -> list[candidates.Candidates]:
+    if not paths_io.is_url(path):
+        return candidates.read_candidates(path)
+    with tempfile.TemporaryDirectory() as tmp:
+        local = epath.Path(tmp) / path.name
+        path.copy(local)
+        return candidates.read_candidates(local)
+
+
+def _write_report(result: dict[str, Any], out_dir: epath.Path, title: str) -> None:
+    if not paths_io.is_url(out_dir):
+        report.write_report(result, out_dir, title=title)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        report.write_report(result, tmp, title=title)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for file in epath.Path(tmp).iterdir():
+            file.copy(out_dir / file.name, overwrite=True)
 
 
 def paper_table(results: dict[str, dict[str, Any]], ks: Sequence[int]) -> str:
@@ -313,7 +335,7 @@ def paper_table(results: dict[str, dict[str, Any]], ks: Sequence[int]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_curves(results: dict[str, dict[str, Any]], path: pathlib.Path) -> None:
+def plot_curves(results: dict[str, dict[str, Any]], path: epath.Path) -> None:
     """One PNG with each generator's Maj1@N, MajK@N, Pass@N, re-rank and SCR against N."""
     import matplotlib
 
@@ -343,13 +365,14 @@ def plot_curves(results: dict[str, dict[str, Any]], path: pathlib.Path) -> None:
         ax.set_title(model)
         ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with path.open("wb") as f:  # a local file or a gs:// object alike
+        fig.savefig(f, format="png", dpi=110)
     plt.close(fig)
 
 
 def run_recipe(cfg: RecipeConfig) -> str:
     """Runs every stage (skipping finished ones) and returns the headline table."""
-    work = pathlib.Path(cfg.work_dir)
+    work = paths_io.as_path(cfg.work_dir)
     work.mkdir(parents=True, exist_ok=True)
     start = time.time()
     generator_binds = [*cfg.generator_bindings(), *cfg.ssft_bindings]

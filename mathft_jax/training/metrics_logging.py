@@ -13,6 +13,8 @@ import time
 
 import jax
 
+from mathft_jax import paths_io
+
 log = logging.getLogger("mathft_jax.train")
 
 
@@ -60,7 +62,7 @@ class MetricsLogger:
         for k, v in scalars.items():
             self._writer.add_scalar(k, v, step)
         self._writer.flush()
-        with open(self._jsonl, "a") as f:
+        with paths_io.open_file(self._jsonl, "a") as f:  # local or gs://
             f.write(json.dumps({"step": step, **{k: float(v) for k, v in scalars.items()}}) + "\n")
 
     def close(self) -> None:
@@ -79,7 +81,7 @@ def _fmt_eta(seconds: float) -> str:
 def read_log(model_dir: str) -> list[dict]:
     """The JSONL log as a list of dicts (for tests and reports)."""
     path = os.path.join(model_dir, "train_log.jsonl")
-    if not os.path.exists(path):
+    if not paths_io.exists(path):
         return []
-    with open(path) as f:
+    with paths_io.open_file(path) as f:
         return [json.loads(line) for line in f if line.strip()]

@@ -155,3 +155,18 @@ def test_an_earlier_best_survives_keep_last_and_progress_is_shown(tmp_path, capl
         for line in lines
     ), lines
     assert any(name.startswith("events.out.tfevents") for name in os.listdir(tmp_path / "tb"))
+
+
+@pytest.mark.slow
+def test_a_stage_starts_from_an_hf_checkpoint_folder(tmp_path):
+    """INITIAL_CHECKPOINT_PATH may be a transformers folder (config.json + safetensors): its
+    weights, not a random init, are where training starts."""
+    from mathft_jax.models import hf_io, transformer  # noqa: PLC0415
+
+    params = transformer.init_params(train_fakes.TINY, jax.random.key(7))
+    hf_io.save_hf_checkpoint(tmp_path / "hf", train_fakes.TINY, params)
+    gin.bind_parameter("make_schedule.peak_learning_rate", 0.0)  # no update: params stay put
+    out = run(tmp_path / "run", 1, initial_checkpoint_path=str(tmp_path / "hf"))
+    assert out["start"] == "initial"
+    for x, y in zip(jax.tree.leaves(out["state"].params), jax.tree.leaves(params), strict=True):
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-6, atol=1e-7)

@@ -1,0 +1,122 @@
+"""gs:// OUTPUT, CANDIDATES and MODEL_DIR files through etils.epath, against a fake bucket: epath's
+gs:// backend is swapped for one that keeps `gs://bucket/...` under a local folder (no network
+here), so the code under test takes exactly the URL path it takes on a real bucket."""
+
+import json
+import os
+
+import decode_fakes as fakes
+import pytest
+from etils.epath import gpath, testing
+
+from mathft_jax import paths_io
+from mathft_jax.inference import generation, scoring
+from mathft_jax.inference.sampling import SamplingConfig
+from mathft_jax.training import checkpoints
+
+PROBLEMS = [fakes.Problem(f"p{i}", f"What is {i} + {i}?", str(2 * i)) for i in range(3)]
+
+
+@pytest.fixture
+def bucket(tmp_path, monkeypatch):
+    """gs://bucket/KEY is the local file tmp_path/gcs/bucket/KEY while the test runs (in tmp_path,
+    so a URL mistaken for a relative path lands there, not in the checkout)."""
+    root = tmp_path / "gcs"
+    root.mkdir()
+    monkeypatch.chdir(tmp_path)
+
+    def local(path):
+        path = os.fspath(path)
+        return str(root / path[len("gs://") :]) if path.startswith("gs://") else path
+
+    def one(fn, path, *args, **kwargs):
+        return fn(local(path), *args, **kwargs)
+
+    def two(fn, path, dst, *args, **kwargs):
+        return fn(local(path), local(dst), *args, **kwargs)
+
+    def open_(fn, path, mode):
+        if any(m in mode for m in "wa"):  # objects need no folders: a key's prefix always works
+            os.makedirs(os.path.dirname(local(path)), exist_ok=True)
+        return fn(local(path), mode)
+
+    # With TensorFlow installed epath would send gs:// to tf.io.gfile whatever the backend table.
+    monkeypatch.setattr(gpath, "_is_tf_installed", lambda: False)
+    names = ["exists", "glob", "isdir", "listdir", "makedirs", "mkdir", "remove", "rmtree"]
+    fns = dict.fromkeys([*names, "stat", "walk"], one)
+    with testing.mock_epath(**fns, open=open_, copy=two, rename=two, replace=two):
+        yield root
+
+
+@pytest.fixture(scope="module")
+def params():
+    return fakes.init_params()
+
+
+def decode(params, path):
+    return generation.decode_problems(
+        PROBLEMS,
+        path,
+        params=params,
+        model=fakes.MODEL,
+        vocab=fakes.ByteVocab(),
+        prompt_fn=lambda p: f"Q: {p}\nA:",
+        batch_size=2,
+        num_samples=2,
+        max_prompt_len=24,
+        max_decode_len=8,
+        sampling=SamplingConfig(),
+        seed=7,
+        extract_fn=fakes.extract_boxed,
+    )
+
+
+def test_fake_bucket_keeps_objects_under_its_folder(bucket, tmp_path):
+    paths_io.write_json("gs://bucket/runs/ssft/run_info.json", {"stage": "ssft"})
+    assert json.loads((bucket / "bucket/runs/ssft/run_info.json").read_text()) == {"stage": "ssft"}
+    assert paths_io.read_json("gs://bucket/runs/ssft/run_info.json") == {"stage": "ssft"}
+    assert not (tmp_path / "gs:").exists()  # never the local path os.path made of the URL
+
+
+def test_decode_to_gs_then_resume_after_a_torn_line(params, bucket, tmp_path):
+    url = "gs://bucket/runs/decode/candidates.jsonl"
+    assert decode(params, url) == 3
+    local = bucket / "bucket/runs/decode/candidates.jsonl"
+    lines = local.read_text().splitlines(keepends=True)
+    assert [json.loads(x)["unique_id"] for x in lines] == ["p0", "p1", "p2"]
+    assert decode(params, str(tmp_path / "local.jsonl")) == 3  # a local OUTPUT: the same records
+    assert (tmp_path / "local.jsonl").read_text() == "".join(lines)
+
+    local.write_text(lines[0] + lines[1][:15])  # a run cut off mid-line
+    assert generation.read_done_ids(url) == {"p0"}
+    assert local.read_text() == lines[0]  # the torn line is gone (object rewritten)
+    assert decode(params, url) == 2
+    assert local.read_text() == "".join(lines)
+
+
+def test_score_gs_candidates_into_gs_output(params, bucket):
+    decode(params, "gs://bucket/c.jsonl")
+    written = scoring.score_candidates(
+        "gs://bucket/c.jsonl",
+        "gs://bucket/scored/s.jsonl",
+        params=params,
+        model=fakes.MODEL,
+        vocab=fakes.ByteVocab(),
+        prompt_fn=lambda p, s: f"P: {p}\nS: {s}\nThe above is ",
+        batch_size=4,
+        max_len=48,
+    )
+    assert written == 3
+    scored = [json.loads(x) for x in (bucket / "bucket/scored/s.jsonl").read_text().splitlines()]
+    assert [len(r["verifier_scores"]) for r in scored] == [2, 2, 2]
+
+
+def test_checkpoint_json_and_start_decision_on_a_gs_model_dir(bucket):
+    model_dir = "gs://bucket/runs/ssft"
+    checkpoints.write_json(f"{model_dir}/{checkpoints.RUN_INFO}", {"stage": "ssft"})
+    assert (bucket / "bucket/runs/ssft/run_info.json").exists()
+    assert not (bucket / "bucket/runs/ssft/run_info.json.tmp").exists()
+    start, reason = checkpoints.decide_start(model_dir, "ssft", None, 3)
+    assert start == "resume" and f"RESUMING from {model_dir} step 3" in reason
+    with pytest.raises(ValueError, match="holds checkpoints of stage 'ssft'"):
+        checkpoints.decide_start(model_dir, "verifier", None, 3)

@@ -1,0 +1,91 @@
+"""The recipe's own files (stage logs, DONE markers, chosen checkpoints, reports, the plot) under a
+local WORK_DIR and a gs:// one. gs:// is a fake bucket: epath's gs:// backend swapped for one that
+keeps `gs://bucket/...` under a local folder (no network here)."""
+
+import json
+import os
+
+import pytest
+from etils import epath
+from etils.epath import gpath, testing
+
+from mathft_jax import paths_io
+from mathft_jax.recipes import paper
+
+
+@pytest.fixture
+def bucket(tmp_path, monkeypatch):
+    """gs://bucket/KEY is tmp_path/gcs/bucket/KEY while the test runs (cwd: tmp_path)."""
+    root = tmp_path / "gcs"
+    root.mkdir()
+    monkeypatch.chdir(tmp_path)
+
+    def local(path):
+        path = os.fspath(path)
+        return str(root / path[len("gs://") :]) if path.startswith("gs://") else path
+
+    def one(fn, path, *args, **kwargs):
+        return fn(local(path), *args, **kwargs)
+
+    def two(fn, path, dst, *args, **kwargs):
+        return fn(local(path), local(dst), *args, **kwargs)
+
+    def open_(fn, path, mode):
+        if any(m in mode for m in "wa"):  # objects need no folders
+            os.makedirs(os.path.dirname(local(path)), exist_ok=True)
+        return fn(local(path), mode)
+
+    monkeypatch.setattr(gpath, "_is_tf_installed", lambda: False)  # else tf.io.gfile serves gs://
+    names = ["exists", "glob", "isdir", "listdir", "makedirs", "mkdir", "remove", "rmtree"]
+    fns = dict.fromkeys([*names, "stat", "walk"], one)
+    with testing.mock_epath(**fns, open=open_, copy=two, rename=two, replace=two):
+        yield root
+
+
+@pytest.fixture(params=["local", "gs"])
+def work(request, tmp_path):
+    """(WORK_DIR as the recipe gets it, the local folder that holds its files)."""
+    if request.param == "local":
+        return str(tmp_path / "work"), tmp_path / "work"
+    root = request.getfixturevalue("bucket")
+    return "gs://bucket/work", root / "bucket" / "work"
+
+
+def test_stage_files_chosen_checkpoint_and_report(work):
+    work_dir, folder = work
+    root = paths_io.as_path(work_dir)
+    record = paper.run_stage("hello", root, "this", [])  # `python -m this`: prints, exits 0
+    assert record["stage"] == "hello"
+    assert "Beautiful is better than ugly" in (folder / "hello" / "log.txt").read_text()
+    assert json.loads((folder / "hello" / "DONE.json").read_text()) == record
+    assert paper.run_stage("hello", root, "this", []) == record  # done: skipped
+
+    paths_io.makedirs(f"{work_dir}/ssft/model")
+    paths_io.write_json(f"{work_dir}/ssft/model/best_checkpoint.json", {"path": "/ck/7"})
+    assert paper.chosen_checkpoint(root / "ssft" / "model") == "/ck/7"
+
+    rows = [
+        {"unique_id": f"p{i}", "problem": "?", "answer": "1",
+         "samples": ["\\boxed{1}", "\\boxed{2}"], "verifier_scores": [0.9, 0.1]}
+        for i in range(2)
+    ]  # fmt: skip
+    scored = root / "score" / "scored.jsonl"
+    scored.parent.mkdir(parents=True, exist_ok=True)
+    scored.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    cfg = paper.RecipeConfig(work_dir=work_dir, ks=(1, 2))
+    result = paper.evaluate_stage(cfg, root, "evaluate", scored)
+    assert result["by_n"]["2"]["rerank_all"]["mean"] == 1.0
+    assert result["candidates"] == f"{work_dir}/score/scored.jsonl"
+    names = sorted(p.name for p in (folder / "evaluate").iterdir())
+    assert names == ["DONE.json", "metrics.json", "metrics.md", "metrics_vs_n.png"]
+    assert paper.evaluate_stage(cfg, root, "evaluate", scored) == json.loads(
+        (folder / "evaluate" / "metrics.json").read_text()
+    )  # done: read back, not graded again
+    paper.plot_curves({"ssft": result}, root / "metrics_vs_n.png")
+    assert (folder / "metrics_vs_n.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_stage_paths_handed_to_jobs_keep_the_url(bucket):
+    assert paper._quote(epath.Path("gs://bucket/work") / "ssft" / "model") == (
+        "'gs://bucket/work/ssft/model'"
+    )

@@ -25,6 +25,7 @@ SCR-1 equals Maj1@N: correctness is per cluster, so re-ranking inside one cluste
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -247,7 +248,9 @@ def subset_metrics(
 ) -> dict[str, float]:
     """Metrics at N = n, averaged over `num_subsets` random n-subsets (the pool itself if n = N).
 
-    A subset keeps the full pool's clusters restricted to its samples (no re-clustering).
+    When the pool has at most `num_subsets` n-subsets (n = 1 or n = N - 1, say), all of them are
+    used once instead: the exact mean over subsets. A subset keeps the full pool's clusters
+    restricted to its samples (no re-clustering).
     """
     assignment = np.asarray(assignment, dtype=int)
     pool = len(assignment)
@@ -256,8 +259,11 @@ def subset_metrics(
     if n == pool:
         return problem_metrics(assignment, cluster_correct, ks, scores)
     score_arr = None if scores is None else np.asarray(scores, dtype=float)
-    # [num_subsets, n]: each row a uniform n-subset (first n of a random permutation), sorted.
-    subsets = np.sort(np.argsort(rng.random((num_subsets, pool)), axis=1)[:, :n], axis=1)
+    if math.comb(pool, n) <= num_subsets:
+        subsets = np.asarray(list(itertools.combinations(range(pool), n)), dtype=int)
+    else:
+        # [num_subsets, n]: each row a uniform n-subset (first n of a random permutation), sorted.
+        subsets = np.sort(np.argsort(rng.random((num_subsets, pool)), axis=1)[:, :n], axis=1)
     totals: dict[str, float] = {}
     for idx in subsets:
         m = problem_metrics(
@@ -268,7 +274,7 @@ def subset_metrics(
         )
         for key, value in m.items():
             totals[key] = totals.get(key, 0.0) + value
-    return {key: value / num_subsets for key, value in totals.items()}
+    return {key: value / len(subsets) for key, value in totals.items()}
 
 
 def mean_ci(values: Sequence[float], clip01: bool = True) -> dict[str, float | None]:

@@ -117,6 +117,15 @@ def test_subset_averaging():
     assert again == two
     with pytest.raises(ValueError, match="pool size 10"):
         metrics.subset_metrics(assignment, correct, 11, [1], None, 5, np.random.default_rng(0))
+    # Few enough subsets (10 of size 1, 45 of size 2 <= 100): all of them, so exact values.
+    exact1 = metrics.subset_metrics(
+        assignment, correct, 1, [1], None, 100, np.random.default_rng(5)
+    )
+    assert exact1["maj1"] == pytest.approx(0.3, abs=1e-12)
+    exact2 = metrics.subset_metrics(
+        assignment, correct, 2, [1], None, 100, np.random.default_rng(5)
+    )
+    assert exact2["pass@n"] == pytest.approx(metrics.pass_at_k(10, 3, 2), abs=1e-12)
 
 
 def test_mean_ci():

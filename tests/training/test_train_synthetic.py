@@ -1,7 +1,12 @@
 """End to end on the synthetic task with the repo's gin files (slow): SSFT cuts validation loss.
 
-The verifier's learning is tested on a learnable fake task in test_trainer.py; on the synthetic
-arithmetic task a tiny model from scratch stays at chance within CPU minutes (400 steps tried).
+The verifier's learning is tested on a learnable fake task in test_trainer.py. On the synthetic
+arithmetic task the tiny model barely leaves chance within CPU minutes. Measured 2026-12-01
+(gin/verifier_xent.gin on synth_verifier_xent, batch 32, from a 300-step SSFT checkpoint):
+validation accuracy 0.53 after 400 steps at lr 1e-3; with half the negatives changed to "the boxed
+answer contradicts the steps" (an easier consistency check), 0.57 after 300 steps (1e-3) and 0.59
+after 600 (3e-3). Spotting a wrong result needs the arithmetic redone, which a 2-layer byte model
+does not learn to do in that time.
 """
 
 import math

@@ -14,7 +14,9 @@ chosen checkpoint in a fresh MODEL_DIR (never resuming another stage's run):
   7. evaluate_*    Pass@1, Pass@N, Maj1@N, MajK@N, re-rank-all, SCR-K (mathft_jax.evaluation)
 
 A stage whose `DONE.json` exists is skipped, so a rerun after a crash continues where it stopped
-(and decode/score themselves skip problems already written). Every stage runs as a subprocess of
+(and decode/score themselves skip problems already written); a stage done with other settings
+(its recorded command differs) stops the recipe, naming what changed, instead of reusing outputs
+that do not match them. Every stage runs as a subprocess of
 the ordinary entry points (`python -m mathft_jax.train|decode|score`), exactly the commands a user
 would type; the log of each is `WORK_DIR/<stage>/log.txt`. WORK_DIR may be a gs:// URL: the
 recipe's own files go through `etils.epath` (`mathft_jax.paths_io`).
@@ -146,11 +148,21 @@ def run_stage(name: str, work_dir: epath.Path, module: str, args: Sequence[str])
     """
     stage_dir = work_dir / name
     marker = _done_marker(stage_dir)
-    if marker.exists():
-        print(f"[recipe] {name}: done earlier, skipped ({marker})", flush=True)
-        return json.loads(marker.read_text())
-    stage_dir.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", module, *args]
+    if marker.exists():
+        record = json.loads(marker.read_text())
+        # The interpreter may differ between machines; the job and its settings may not.
+        if record.get("command", cmd)[1:] != cmd[1:]:
+            old, new = record["command"][1:], cmd[1:]
+            changed = [a for a in new if a not in old] + [f"(was) {a}" for a in old if a not in new]
+            raise ValueError(
+                f"recipe stage {name!r} was done with other settings ({marker}): {changed}. "
+                f"Its outputs would not match them: delete {stage_dir} and the stages after it to "
+                "redo them, or use a new WORK_DIR."
+            )
+        print(f"[recipe] {name}: done earlier, skipped ({marker})", flush=True)
+        return record
+    stage_dir.mkdir(parents=True, exist_ok=True)
     print(f"[recipe] {name}: {' '.join(cmd)}", flush=True)
     start = time.time()
     with (stage_dir / "log.txt").open("a", encoding="utf-8") as log:

@@ -89,3 +89,14 @@ def test_stage_paths_handed_to_jobs_keep_the_url(bucket):
     assert paper._quote(epath.Path("gs://bucket/work") / "ssft" / "model") == (
         "'gs://bucket/work/ssft/model'"
     )
+
+
+def test_a_stage_done_with_other_settings_is_not_reused(tmp_path):
+    work = epath.Path(tmp_path)
+    (work / "ssft").mkdir()
+    done = {"stage": "ssft", "command": ["/old/python", "-m", "mathft_jax.train", "--gin.A=1"]}
+    (work / "ssft" / "DONE.json").write_text(json.dumps(done))
+    # Same job and settings from another interpreter: skipped, its record returned.
+    assert paper.run_stage("ssft", work, "mathft_jax.train", ["--gin.A=1"]) == done
+    with pytest.raises(ValueError, match=r"'ssft' was done with other settings.*--gin.A=2"):
+        paper.run_stage("ssft", work, "mathft_jax.train", ["--gin.A=2"])

@@ -8,9 +8,11 @@ update: token-mean cross-entropy (Eq. 3), global-norm clipping at 1.0, AdamW (lr
 0.9/0.95, eps 1e-8, no weight decay). The mathft_jax side is the trainer's own step: the mesh,
 logical-axis rules, shardings and `make_train_step` put together as `training/trainer.py` does,
 jitted with the state donated, on one device. The PyTorch side is the textbook loop: forward,
-loss, `backward`, `clip_grad_norm_`, `AdamW.step`. After one warm-up call per side (compilation,
-allocation) the sides alternate (A B A B ...), and medians are reported beside the CPU seconds
-other processes used during the measured windows (from /proc/stat), since the machine is shared.
+loss, `backward`, `clip_grad_norm_`, `AdamW.step`. Each side runs in a process of its own
+(`machine.SideProcess`), so its own-CPU figure is its own. After
+one warm-up call per side (compilation, allocation) the sides alternate (A B A B ...), and medians
+are reported beside the CPU seconds other processes used during the measured windows (from
+/proc/stat), since the machine is shared.
 Prints figures; it is not a test.
 """
 
@@ -18,7 +20,6 @@ import argparse
 import dataclasses
 import os
 import statistics
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -28,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
-from mathft_jax.benchmarks.machine import timed
+from mathft_jax.benchmarks.machine import SideProcess, timed
 from mathft_jax.models import ModelConfig, transformer
 from mathft_jax.models.config import config_from_gin_file
 from mathft_jax.training import objectives, optimizers, partitioning
@@ -167,28 +168,46 @@ def hf_side(config: ModelConfig, batch: dict[str, np.ndarray], steps: int) -> Si
     return run
 
 
-def measure(sides: dict[str, Side], repeats: int) -> dict[str, dict[str, list[float]]]:
+def build_side(side: str, model_gin: str, batch: int, length: int, steps: int) -> Side:
+    """A side for `SideProcess` (runs in the side's own process): "mathft_jax" or "hf_torch"."""
+    config = config_from_gin_file(model_gin)
+    data = make_batch(config, batch, length)
+    return {"mathft_jax": jax_side, "hf_torch": hf_side}[side](config, data, steps)
+
+
+def measure(sides: dict[str, Any], repeats: int) -> dict[str, dict[str, list[float]]]:
     """Warms each side up once, then times them interleaved.
 
-    Per side: wall seconds, CPU seconds of other processes and of this one (both sides run in this
-    process, one at a time), target tokens, warm-up seconds.
+    `sides` maps a name to a `SideProcess` (each side alone in its process, as `bench` runs them)
+    or to a plain callable (run here, in this process). Per side: wall seconds, CPU seconds of
+    other processes and of the side itself, target tokens, warm-up seconds.
     """
+    calls = {
+        name: side.call if isinstance(side, SideProcess) else _in_this_process(side)
+        for name, side in sides.items()
+    }
     keys = ("wall", "other_cpu", "own_cpu", "tokens", "warmup_s")
     out: dict[str, dict[str, list[float]]] = {name: {k: [] for k in keys} for name in sides}
-    for name, run in sides.items():
-        t0 = time.perf_counter()
-        run()  # compile (JAX) / allocate (torch)
-        out[name]["warmup_s"].append(time.perf_counter() - t0)
+    for name, call in calls.items():
+        out[name]["warmup_s"].append(call()[0])  # compile (JAX) / allocate (torch)
     for _ in range(repeats):
-        for name, run in sides.items():
-            own0 = os.times()
-            wall, other, tokens = timed(run)
-            own1 = os.times()
-            out[name]["own_cpu"].append(own1.user + own1.system - own0.user - own0.system)
+        for name, call in calls.items():
+            wall, other, own, tokens = call()
+            out[name]["own_cpu"].append(own)
             out[name]["wall"].append(wall)
             out[name]["other_cpu"].append(float("nan") if other is None else other)
             out[name]["tokens"].append(float(tokens))  # type: ignore[arg-type]
     return out
+
+
+def _in_this_process(run: Side) -> Callable[[], tuple[float, float | None, float, float]]:
+    def call() -> tuple[float, float | None, float, float]:
+        own0 = os.times()
+        wall, other, tokens = timed(run)
+        own1 = os.times()
+        return wall, other, own1.user + own1.system - own0.user - own0.system, tokens
+
+    return call
 
 
 def report(
@@ -236,14 +255,15 @@ def report(
 
 
 def bench(workload: Workload, repeats: int) -> float:
-    """Builds both sides for `workload`, times them, prints; returns the ratio."""
+    """Builds both sides for `workload`, each in its own process, times them, prints the ratio."""
     config = config_from_gin_file(workload.model_gin)
-    batch = make_batch(config, workload.batch, workload.length)
-    sides = {
-        "mathft_jax": jax_side(config, batch, workload.steps),
-        "hf_torch": hf_side(config, batch, workload.steps),
-    }
-    return report(workload, config, measure(sides, repeats))
+    shape = (workload.model_gin, workload.batch, workload.length, workload.steps)
+    sides = {name: SideProcess(build_side, name, *shape) for name in ("mathft_jax", "hf_torch")}
+    try:
+        return report(workload, config, measure(sides, repeats))
+    finally:
+        for side in sides.values():
+            side.close()
 
 
 def main(argv: Sequence[str] | None = None) -> None:

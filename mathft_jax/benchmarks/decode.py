@@ -12,10 +12,11 @@ Prints figures; it is not a test.
 
 Reading the ratio: part of it is the shared prefill (HF prefills the prompt N = 64 times), which
 grows with prompt_len / new_tokens; the figures with an 8-token prompt isolate the decode steps.
-Measured 2026-11-25 on the shared 2-core CPU under heavy load (other processes' CPU reported
-beside each figure): tiny, prompt 64, 64 new tokens: 6.2x; 100m (109.5M, MHA), prompt 64, 16 new
-tokens, 2 repeats: 7.3x (108 vs 15 tokens/s). With almost no prefill (prompt 8): tiny, 64 new
-tokens: 17.9x; 100m, 16 new tokens: 6.2x (135 vs 22 tokens/s).
+Measured 2026-12-01, 2 cores, nothing else running (other processes' CPU under 0.5 s a window),
+models from gin/models/ (tiny.gin, small_100m.gin: GQA 12/4): tiny, prompt 128, 128 new tokens:
+1.40x (12447 vs 8885 tokens/s); 100m, prompt 128, 64 new tokens: 2.16x (270 vs 125 tokens/s);
+tiny, prompt 64, 64 new tokens: 2.10x. Below the goal of 3x. (The 6-18x recorded on 2026-11-25
+were measured under heavy load, which slows torch's 2-thread pool far more than XLA's.)
 """
 
 import argparse

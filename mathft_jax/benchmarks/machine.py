@@ -83,7 +83,7 @@ def _serve(factory: Callable[..., Callable[[], object]], args: tuple, conn: Any)
             own0 = os.times()
             wall, other, result = timed(run)
             own1 = os.times()
-            own = own1.user + own1.system - own0.user - own0.system
+            own = max(0.0, own1.user + own1.system - own0.user - own0.system)  # float round-off
             conn.send(("ok", (wall, other, own, result)))
     except Exception:  # reported to the parent, which raises it
         conn.send(("error", traceback.format_exc()))

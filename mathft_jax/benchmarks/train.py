@@ -212,7 +212,7 @@ def _in_this_process(run: Side) -> Callable[[], tuple[float, float | None, float
         own0 = os.times()
         wall, other, tokens = timed(run)
         own1 = os.times()
-        return wall, other, own1.user + own1.system - own0.user - own0.system, tokens
+        return wall, other, max(0.0, own1.user + own1.system - own0.user - own0.system), tokens
 
     return call
 

@@ -64,7 +64,7 @@ def prompt_positions(segment_ids: jax.Array) -> jax.Array:
 def repeat_cache(cache: Cache, repeats: int) -> Cache:
     """Repeats each row of a prefilled cache `repeats` times (row b -> rows b*repeats .. +repeats-1)."""
     return {
-        "k": jnp.repeat(cache["k"], repeats, axis=1),  # [layers, batch * repeats, len, kv, hd]
+        "k": jnp.repeat(cache["k"], repeats, axis=1),  # [layers, batch * repeats, kv, len, hd]
         "v": jnp.repeat(cache["v"], repeats, axis=1),
         "key_mask": jnp.repeat(cache["key_mask"], repeats, axis=0),  # [batch * repeats, len]
         "index": cache["index"],

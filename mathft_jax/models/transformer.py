@@ -143,25 +143,34 @@ class Attention(nn.Module):
         v = nn.with_logical_constraint(v, ("batch", "length", "kv_heads", "kv"))
 
         new_kv = None
+        keys = "bskd"  # layout of k and v: [batch, key slot, kv_heads, head_dim]
         if cache_kv is not None:  # this call's keys/values go to slots [index, index + length)
             # Write first, then read this layer back: XLA then updates the cache in place (a
             # read of the old layer before the write would force a copy of the whole cache).
-            cache_k, cache_v, layer = cache_kv  # [layers, batch, max_length, kv_heads, head_dim]
-            start = (layer, 0, cache_index, 0, 0)
-            cache_k = jax.lax.dynamic_update_slice(cache_k, k.astype(cache_k.dtype)[None], start)
-            cache_v = jax.lax.dynamic_update_slice(cache_v, v.astype(cache_v.dtype)[None], start)
+            cache_k, cache_v, layer = cache_kv  # [layers, batch, kv_heads, max_length, head_dim]
+            start = (layer, 0, 0, cache_index, 0)
+
+            def write(cache: jax.Array, new: jax.Array) -> jax.Array:
+                new = jnp.swapaxes(new.astype(cache.dtype), 1, 2)[None]  # [1, b, kv, l, hd]
+                return jax.lax.dynamic_update_slice(cache, new, start)
+
+            cache_k, cache_v = write(cache_k, k), write(cache_v, v)
             new_kv = (cache_k, cache_v)
             take = jax.lax.dynamic_index_in_dim
             k = take(cache_k, layer, 0, False).astype(cfg.compute_dtype)
             v = take(cache_v, layer, 0, False).astype(cfg.compute_dtype)
+            # kv-major, so both products below are plain batched GEMMs over (batch, kv_heads): a
+            # slot-major layer would be transposed (copied whole) every decode step.
+            keys = "bksd"
 
         scale = (cfg.query_pre_attn_scalar or hd) ** -0.5
         q = (q * scale).reshape(batch, length, kvh, h // kvh, hd)  # [b, l, kv_heads, group, hd]
-        scores = jnp.einsum("blkgd,bskd->bkgls", q, k, preferred_element_type=jnp.float32)
+        scores = jnp.einsum(f"blkgd,{keys}->bkgls", q, k, preferred_element_type=jnp.float32)
         scores = _softcap(scores, cfg.attn_logit_softcap)
         scores = jnp.where(mask[:, None, None, :, :], scores, _MASK_VALUE)
         probs = jax.nn.softmax(scores, axis=-1).astype(cfg.compute_dtype)
-        out = jnp.einsum("bkgls,bskd->blkgd", probs, v).reshape(batch, length, h, hd)
+        out = jnp.einsum(f"bkgls,{keys}->bkgld", probs, v)  # a batched GEMM; then [b, l, ...]
+        out = jnp.moveaxis(out, 3, 1).reshape(batch, length, h, hd)
         out = nn.with_logical_constraint(out, ("batch", "length", "heads", "kv"))
         wo = self._weight("o", (h, hd, d), ("heads", "kv", "embed"), _dense_init_axes((0, 1), (2,)))
         return _matmul(out, wo, contract=2), new_kv
@@ -188,7 +197,7 @@ class Mlp(nn.Module):
         return _matmul(hidden, weight("down", (m, d), ("mlp", "embed")))
 
 
-# Scan carry: (x [batch, length, embed], cache k and v [layers, batch, max_length, kv, hd] or None).
+# Scan carry: (x [batch, length, embed], cache k and v [layers, batch, kv, max_length, hd] or None).
 # The whole cache rides in the carry and each layer writes only its new tokens, in place (see
 # `Attention`); per-layer slices as scan inputs/outputs would copy the full cache every step.
 Carry = tuple[jax.Array, jax.Array | None, jax.Array | None]
@@ -325,8 +334,8 @@ class Decoder(nn.Module):
 
 
 def init_cache(cfg: ModelConfig, batch: int, max_length: int, dtype: Any = jnp.float32) -> Cache:
-    """An empty KV cache: k/v [layers, batch, max_length, kv_heads, head_dim], no valid slot."""
-    shape = (cfg.num_layers, batch, max_length, cfg.num_kv_heads, cfg.head_dim)
+    """An empty KV cache: k/v [layers, batch, kv_heads, max_length, head_dim], no valid slot."""
+    shape = (cfg.num_layers, batch, cfg.num_kv_heads, max_length, cfg.head_dim)
     return {
         "k": jnp.zeros(shape, dtype),
         "v": jnp.zeros(shape, dtype),

@@ -85,7 +85,7 @@ def test_prefill_then_steps_equal_full_forward(name):
         pieces.append(logits)
     np.testing.assert_allclose(jnp.concatenate(pieces, axis=1), full, atol=2e-5, rtol=2e-5)
     assert int(cache["index"]) == 9
-    assert cache["k"].shape == (2, 2, 12, 2, 8)
+    assert cache["k"].shape == (2, 2, 2, 12, 8)  # [layers, batch, kv_heads, slots, head_dim]
     np.testing.assert_array_equal(cache["key_mask"], np.arange(12)[None].repeat(2, 0) < 9)
 
 
@@ -272,6 +272,15 @@ def test_decode_step_updates_the_cache_in_place(unroll):
     )
     token = jax.ShapeDtypeStruct((4, 1), jnp.int32)
     hlo = step.lower(transformer.abstract_params(cfg), token, token, cache).compile().as_text()
-    cache_type = "f32[3,4,100,2,8]"
+    cache_type = "f32[3,4,2,100,8]"
     copies = [line for line in hlo.splitlines() if cache_type in line and " copy(" in line]
     assert hlo.count(cache_type) > 0 and not copies, copies
+    # Nor a transposed copy of one layer's cache for the attention products.
+    layer_shapes = ("f32[4,2,100,8]", "f32[4,2,8,100]", "f32[4,100,2,8]")
+    transposed = [
+        line.split(", metadata")[0]
+        for line in hlo.splitlines()
+        if "transpose" in line.split("=")[0]
+        and any(t in line.split("fusion(")[0] for t in layer_shapes)
+    ]
+    assert not transposed, transposed

@@ -12,11 +12,15 @@ Prints figures; it is not a test.
 
 Reading the ratio: part of it is the shared prefill (HF prefills the prompt N = 64 times), which
 grows with prompt_len / new_tokens; the figures with an 8-token prompt isolate the decode steps.
-Measured 2026-12-01, 2 cores, nothing else running (other processes' CPU under 0.5 s a window),
-models from gin/models/ (tiny.gin, small_100m.gin: GQA 12/4): tiny, prompt 128, 128 new tokens:
-1.40x (12447 vs 8885 tokens/s); 100m, prompt 128, 64 new tokens: 2.16x (270 vs 125 tokens/s);
-tiny, prompt 64, 64 new tokens: 2.10x. Below the goal of 3x. (The 6-18x recorded on 2026-11-25
-were measured under heavy load, which slows torch's 2-thread pool far more than XLA's.)
+Measured 2026-12-01, 2 cores, nothing else running (other processes' CPU under 0.7 s a window),
+models from gin/models/ (tiny.gin, small_100m.gin: GQA 12/4), after the KV cache became kv-major
+(no per-layer cache transpose each step): tiny, prompt 128, 128 new tokens: 2.09x (15291 vs 7315
+tokens/s); 100m, prompt 128, 64 new tokens: 2.45x (300 vs 122 tokens/s; 2.68x in a second run).
+Before that change: 1.40x and 2.16x. Below the goal of 3x; what is left per 100m step is mostly the
+matrix products, then the nucleus bisection (about 13%, random weights give a near-uniform
+distribution, so the nucleus holds most of the vocabulary) and copying each layer out of the cache.
+(The 6-18x recorded on 2026-11-25 were measured under heavy load, which slows torch's 2-thread pool
+far more than XLA's.)
 """
 
 import argparse

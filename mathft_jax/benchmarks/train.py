@@ -15,8 +15,8 @@ are reported beside the CPU seconds other processes used during the measured win
 /proc/stat), since the machine is shared.
 Prints figures; it is not a test.
 
-Measured 2026-12-01, 2 cores, nothing else running: tiny 0.82x (16101 vs 19588 tokens/s), 100m
-0.82x (132 vs 161 tokens/s), below the goal of 1.0. Unrolling the layer scan (gin/models/*.gin
+Measured 2026-12-01, 2 cores, nothing else running: tiny 0.86x (17154 vs 19998 tokens/s), 100m
+0.89x (155 vs 174 tokens/s; 0.82x in an earlier run), below the goal of 1.0. Unrolling the layer scan (gin/models/*.gin
 `scan_unroll`) took the tiny ratio from 0.68x. What is left on the 100m step: it faults in about
 320k fresh pages (XLA allocates the gradients and temporaries anew each step), and with the torch
 process alive that costs 2-3.5 s of system time a step instead of 0.8 s; alone, the same step

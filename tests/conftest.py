@@ -33,3 +33,37 @@ def pools_dir() -> pathlib.Path:
     if not path.is_dir():
         pytest.skip(f"candidate pools not found at {path} (set MATHFT_POOLS_DIR)")
     return path
+
+
+@pytest.fixture
+def bucket(tmp_path, monkeypatch):
+    """A fake gs:// bucket: gs://bucket/KEY is the local file tmp_path/gcs/bucket/KEY while the test
+    runs (cwd is tmp_path, so a URL mistaken for a relative path lands there, not in the checkout).
+    epath's gs:// backend is swapped for local files, so code takes exactly its URL path."""
+    from etils.epath import gpath, testing  # noqa: PLC0415
+
+    root = tmp_path / "gcs"
+    root.mkdir()
+    monkeypatch.chdir(tmp_path)
+
+    def local(path):
+        path = os.fspath(path)
+        return str(root / path[len("gs://") :]) if path.startswith("gs://") else path
+
+    def one(fn, path, *args, **kwargs):
+        return fn(local(path), *args, **kwargs)
+
+    def two(fn, path, dst, *args, **kwargs):
+        return fn(local(path), local(dst), *args, **kwargs)
+
+    def open_(fn, path, mode):
+        if any(m in mode for m in "wa"):  # objects need no folders: a key's prefix always works
+            os.makedirs(os.path.dirname(local(path)), exist_ok=True)
+        return fn(local(path), mode)
+
+    # With TensorFlow installed epath would send gs:// to tf.io.gfile whatever the backend table.
+    monkeypatch.setattr(gpath, "_is_tf_installed", lambda: False)
+    names = ["exists", "glob", "isdir", "listdir", "makedirs", "mkdir", "remove", "rmtree"]
+    fns = dict.fromkeys([*names, "stat", "walk"], one)
+    with testing.mock_epath(**fns, open=open_, copy=two, rename=two, replace=two):
+        yield root

@@ -3,11 +3,9 @@ gs:// backend is swapped for one that keeps `gs://bucket/...` under a local fold
 here), so the code under test takes exactly the URL path it takes on a real bucket."""
 
 import json
-import os
 
 import decode_fakes as fakes
 import pytest
-from etils.epath import gpath, testing
 
 from mathft_jax import paths_io
 from mathft_jax.inference import generation, scoring
@@ -15,37 +13,6 @@ from mathft_jax.inference.sampling import SamplingConfig
 from mathft_jax.training import checkpoints
 
 PROBLEMS = [fakes.Problem(f"p{i}", f"What is {i} + {i}?", str(2 * i)) for i in range(3)]
-
-
-@pytest.fixture
-def bucket(tmp_path, monkeypatch):
-    """gs://bucket/KEY is the local file tmp_path/gcs/bucket/KEY while the test runs (in tmp_path,
-    so a URL mistaken for a relative path lands there, not in the checkout)."""
-    root = tmp_path / "gcs"
-    root.mkdir()
-    monkeypatch.chdir(tmp_path)
-
-    def local(path):
-        path = os.fspath(path)
-        return str(root / path[len("gs://") :]) if path.startswith("gs://") else path
-
-    def one(fn, path, *args, **kwargs):
-        return fn(local(path), *args, **kwargs)
-
-    def two(fn, path, dst, *args, **kwargs):
-        return fn(local(path), local(dst), *args, **kwargs)
-
-    def open_(fn, path, mode):
-        if any(m in mode for m in "wa"):  # objects need no folders: a key's prefix always works
-            os.makedirs(os.path.dirname(local(path)), exist_ok=True)
-        return fn(local(path), mode)
-
-    # With TensorFlow installed epath would send gs:// to tf.io.gfile whatever the backend table.
-    monkeypatch.setattr(gpath, "_is_tf_installed", lambda: False)
-    names = ["exists", "glob", "isdir", "listdir", "makedirs", "mkdir", "remove", "rmtree"]
-    fns = dict.fromkeys([*names, "stat", "walk"], one)
-    with testing.mock_epath(**fns, open=open_, copy=two, rename=two, replace=two):
-        yield root
 
 
 @pytest.fixture(scope="module")

@@ -3,43 +3,12 @@ local WORK_DIR and a gs:// one. gs:// is a fake bucket: epath's gs:// backend sw
 keeps `gs://bucket/...` under a local folder (no network here)."""
 
 import json
-import os
 
 import pytest
 from etils import epath
-from etils.epath import gpath, testing
 
 from mathft_jax import paths_io
 from mathft_jax.recipes import paper
-
-
-@pytest.fixture
-def bucket(tmp_path, monkeypatch):
-    """gs://bucket/KEY is tmp_path/gcs/bucket/KEY while the test runs (cwd: tmp_path)."""
-    root = tmp_path / "gcs"
-    root.mkdir()
-    monkeypatch.chdir(tmp_path)
-
-    def local(path):
-        path = os.fspath(path)
-        return str(root / path[len("gs://") :]) if path.startswith("gs://") else path
-
-    def one(fn, path, *args, **kwargs):
-        return fn(local(path), *args, **kwargs)
-
-    def two(fn, path, dst, *args, **kwargs):
-        return fn(local(path), local(dst), *args, **kwargs)
-
-    def open_(fn, path, mode):
-        if any(m in mode for m in "wa"):  # objects need no folders
-            os.makedirs(os.path.dirname(local(path)), exist_ok=True)
-        return fn(local(path), mode)
-
-    monkeypatch.setattr(gpath, "_is_tf_installed", lambda: False)  # else tf.io.gfile serves gs://
-    names = ["exists", "glob", "isdir", "listdir", "makedirs", "mkdir", "remove", "rmtree"]
-    fns = dict.fromkeys([*names, "stat", "walk"], one)
-    with testing.mock_epath(**fns, open=open_, copy=two, rename=two, replace=two):
-        yield root
 
 
 @pytest.fixture(params=["local", "gs"])

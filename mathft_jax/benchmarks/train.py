@@ -36,6 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
+from mathft_jax import host_memory
 from mathft_jax.benchmarks.machine import SideProcess, timed
 from mathft_jax.models import ModelConfig, transformer
 from mathft_jax.models.config import config_from_gin_file
@@ -175,8 +176,15 @@ def hf_side(config: ModelConfig, batch: dict[str, np.ndarray], steps: int) -> Si
     return run
 
 
-def build_side(side: str, model_gin: str, batch: int, length: int, steps: int) -> Side:
-    """A side for `SideProcess` (runs in the side's own process): "mathft_jax" or "hf_torch"."""
+def build_side(
+    side: str, model_gin: str, batch: int, length: int, steps: int, keep_freed: bool
+) -> Side:
+    """A side for `SideProcess` (runs in the side's own process): "mathft_jax" or "hf_torch".
+
+    `keep_freed`: glibc keeps freed blocks for reuse (`host_memory`), as every mathft_jax job sets
+    it; the torch side gets it only with `--torch_keep_freed_memory`.
+    """
+    host_memory.keep_freed_memory(keep_freed)  # first, as cli.run_job does
     config = config_from_gin_file(model_gin)
     data = make_batch(config, batch, length)
     return {"mathft_jax": jax_side, "hf_torch": hf_side}[side](config, data, steps)
@@ -261,11 +269,12 @@ def report(
     return ratio
 
 
-def bench(workload: Workload, repeats: int) -> float:
+def bench(workload: Workload, repeats: int, torch_keep_freed: bool = False) -> float:
     """Builds both sides for `workload`, each in its own process, times them, prints the ratio."""
     config = config_from_gin_file(workload.model_gin)
     shape = (workload.model_gin, workload.batch, workload.length, workload.steps)
-    sides = {name: SideProcess(build_side, name, *shape) for name in ("mathft_jax", "hf_torch")}
+    keep = {"mathft_jax": True, "hf_torch": torch_keep_freed}
+    sides = {name: SideProcess(build_side, name, *shape, keep[name]) for name in keep}
     try:
         return report(workload, config, measure(sides, repeats))
     finally:
@@ -277,6 +286,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="tiny,100m", help="comma list of " + ",".join(WORKLOADS))
     parser.add_argument("--repeats", type=int, default=3, help="interleaved timing rounds")
+    parser.add_argument(
+        "--torch_keep_freed_memory",
+        action="store_true",
+        help="give the torch side mathft_jax's glibc setting too (host_memory.keep_freed_memory)",
+    )
     args = parser.parse_args(argv)
     import torch  # noqa: PLC0415
 
@@ -287,7 +301,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     for size in args.sizes.split(","):
         if size not in WORKLOADS:
             raise SystemExit(f"--sizes: unknown size {size!r}; expected {sorted(WORKLOADS)}")
-        bench(WORKLOADS[size], args.repeats)
+        bench(WORKLOADS[size], args.repeats, args.torch_keep_freed_memory)
 
 
 if __name__ == "__main__":

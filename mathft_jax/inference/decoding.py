@@ -29,14 +29,21 @@ ApplyFn = Callable[
 ]
 # init_cache(batch, max_length) -> cache
 InitCacheFn = Callable[[int, int], Cache]
+# share_prefix(prompt_cache, repeats, max_length) -> a cache whose rows read their prompt's slots
+SharePrefixFn = Callable[[Cache, int, int], Cache]
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelFns:
-    """The two model calls decoding needs; hashable so it can be a static jit argument."""
+    """The model calls decoding needs; hashable so it can be a static jit argument.
+
+    `share_prefix` is optional: a model that has it keeps one copy of each prompt's cache for its
+    N samples (`transformer.share_prefix`); without it the prompt cache is repeated N times.
+    """
 
     apply: ApplyFn
     init_cache: InitCacheFn
+    share_prefix: SharePrefixFn | None = None
 
 
 def decoder_fns(config: Any, cache_dtype: Any = jnp.float32) -> ModelFns:
@@ -53,7 +60,7 @@ def decoder_fns(config: Any, cache_dtype: Any = jnp.float32) -> ModelFns:
     def init_cache(batch: int, max_length: int) -> Cache:
         return decoder_lib.init_cache(config, batch, max_length, cache_dtype)
 
-    return ModelFns(apply=apply, init_cache=init_cache)
+    return ModelFns(apply=apply, init_cache=init_cache, share_prefix=decoder_lib.share_prefix)
 
 
 def prompt_positions(segment_ids: jax.Array) -> jax.Array:
@@ -127,8 +134,9 @@ def decode(
       pad_id: written after a row stops.
       include_greedy: add one greedy row per prompt, first in its group.
       ignore_eos: keep generating after EOS (benchmarks with fixed lengths).
-      share_prefill: prefill each prompt once and repeat its cache (the default); False prefills
-        every row (the N-fold baseline that tests compare against).
+      share_prefill: prefill each prompt once and share its cache with its rows (the default:
+        one read-only copy through `model.share_prefix` where the model has it, else repeated);
+        False prefills every row (the N-fold baseline that tests compare against).
 
     Returns:
       tokens int32 [batch, R, max_decode_len] and lengths int32 [batch, R] (tokens up to and
@@ -142,12 +150,16 @@ def decode(
     lengths_in = jnp.sum(segment_ids != 0, axis=-1).astype(jnp.int32)  # [batch]
     max_length = prompt_len + max_decode_len
 
-    def prefill(tokens, segs, pos):
-        cache = model.init_cache(tokens.shape[0], max_length)
+    def prefill(tokens, segs, pos, cache_length=max_length):
+        cache = model.init_cache(tokens.shape[0], cache_length)
         logits, cache = model.apply(params, tokens, pos, segs, cache)
         return logits[:, -1, :].astype(jnp.float32), cache
 
-    if share_prefill:
+    if share_prefill and model.share_prefix is not None:
+        last_logits, cache = prefill(prompt_tokens, segment_ids, positions, prompt_len)
+        last_logits = jnp.repeat(last_logits, rows_per_prompt, axis=0)  # [rows, vocab]
+        cache = model.share_prefix(cache, rows_per_prompt, max_decode_len)
+    elif share_prefill:
         last_logits, cache = prefill(prompt_tokens, segment_ids, positions)
         last_logits = jnp.repeat(last_logits, rows_per_prompt, axis=0)  # [rows, vocab]
         cache = repeat_cache(cache, rows_per_prompt)

@@ -7,4 +7,5 @@ from mathft_jax.models.transformer import (  # noqa: F401
     init_cache,
     init_params,
     param_logical_axes,
+    share_prefix,
 )

@@ -14,6 +14,10 @@ across examples; segment 0 is padding) and the returned cache is None. With a ca
 valid where `segment_ids != 0`, attends to slots j <= own slot that are valid, and returns the cache
 with `index` advanced. Example: prefill left-padded prompts `[[0, 0, 5, 6], [7, 8, 9, 4]]` with
 segment ids `[[0, 0, 1, 1], [1, 1, 1, 1]]`, then feed one token per step with segment ids 1.
+
+Shared prompts (`share_prefix`): N samples of one prompt attend to one read-only copy of the
+prompt's keys and values (`prefix_k`, `prefix_v`, `prefix_mask` in the cache, one row per prompt)
+plus their own slots, so the prompt's KV is neither copied N times nor read N times a step.
 """
 
 import math
@@ -122,7 +126,10 @@ class Attention(nn.Module):
         mask: jax.Array,
         cache_kv: tuple[jax.Array, jax.Array, jax.Array | int] | None,
         cache_index: jax.Array,
+        prefix: tuple[jax.Array, jax.Array, jax.Array] | None = None,
     ) -> tuple[jax.Array, tuple[jax.Array, jax.Array] | None]:
+        """`prefix`: (k, v [prompts, kv_heads, prefix_len, head_dim] of this layer, mask [prompts,
+        length, prefix_len]) shared by the `batch // prompts` consecutive rows of each prompt."""
         cfg = self.cfg
         d, h, kvh, hd = cfg.embed_dim, cfg.num_heads, cfg.num_kv_heads, cfg.head_dim
         batch, length, _ = x.shape
@@ -164,12 +171,34 @@ class Attention(nn.Module):
             keys = "bksd"
 
         scale = (cfg.query_pre_attn_scalar or hd) ** -0.5
-        q = (q * scale).reshape(batch, length, kvh, h // kvh, hd)  # [b, l, kv_heads, group, hd]
+        g = h // kvh
+        q = (q * scale).reshape(batch, length, kvh, g, hd)  # [b, l, kv_heads, group, hd]
         scores = jnp.einsum(f"blkgd,{keys}->bkgls", q, k, preferred_element_type=jnp.float32)
+        if prefix is not None:  # one softmax over [prompt keys, own keys]
+            prefix_k, prefix_v, prefix_mask = prefix
+            prompts, prefix_len = prefix_k.shape[0], prefix_k.shape[2]
+            # The rows of one prompt become one query block: a GEMM per (prompt, kv head).
+            q_prompt = q.reshape(prompts, batch // prompts, length, kvh, g, hd)
+            prefix_scores = jnp.einsum(
+                "bnlkgd,bksd->bnkgls", q_prompt, prefix_k.astype(q.dtype),
+                preferred_element_type=jnp.float32,
+            ).reshape(batch, kvh, g, length, prefix_len)  # fmt: skip
+            scores = jnp.concatenate([prefix_scores, scores], axis=-1)
+            rows_mask = jnp.repeat(prefix_mask, batch // prompts, axis=0)  # [b, l, prefix_len]
+            mask = jnp.concatenate([rows_mask, mask], axis=-1)
         scores = _softcap(scores, cfg.attn_logit_softcap)
         scores = jnp.where(mask[:, None, None, :, :], scores, _MASK_VALUE)
         probs = jax.nn.softmax(scores, axis=-1).astype(cfg.compute_dtype)
-        out = jnp.einsum(f"bkgls,{keys}->bkgld", probs, v)  # a batched GEMM; then [b, l, ...]
+        if prefix is None:
+            out = jnp.einsum(f"bkgls,{keys}->bkgld", probs, v)  # a batched GEMM; then [b, l, ...]
+        else:
+            prefix_probs = probs[..., :prefix_len].reshape(
+                prompts, batch // prompts, kvh, g, length, prefix_len
+            )
+            out = jnp.einsum(f"bkgls,{keys}->bkgld", probs[..., prefix_len:], v)
+            out = out + jnp.einsum(
+                "bnkgls,bksd->bnkgld", prefix_probs, prefix_v.astype(probs.dtype)
+            ).reshape(batch, kvh, g, length, hd)
         out = jnp.moveaxis(out, 3, 1).reshape(batch, length, h, hd)
         out = nn.with_logical_constraint(out, ("batch", "length", "heads", "kv"))
         wo = self._weight("o", (h, hd, d), ("heads", "kv", "embed"), _dense_init_axes((0, 1), (2,)))
@@ -217,16 +246,32 @@ class DecoderLayer(nn.Module):
         cache_index: jax.Array,
         window: jax.Array | None,
         layer: jax.Array | int,
+        prefix: tuple[jax.Array, jax.Array, jax.Array] | None = None,
     ) -> tuple[Carry, None]:
+        """`prefix`: the shared prompt cache (k, v [layers, prompts, kv, prefix_len, hd], key
+        mask [prompts, prefix_len]) or None; its slots come before the own cache's."""
         cfg = self.cfg
         x, cache_k, cache_v = carry
         cache_kv = None if cache_k is None else (cache_k, cache_v, layer)
+        prefix_len = 0 if prefix is None else prefix[2].shape[1]
+        prefix_mask = None if prefix is None else prefix[2][:, None, :]  # [prompts, 1, prefix_len]
         if window is not None:  # sliding-window layer: query slot - key slot < window
-            q_slot = cache_index + jnp.arange(mask.shape[1])
-            k_slot = jnp.arange(mask.shape[2])
+            q_slot = prefix_len + cache_index + jnp.arange(mask.shape[1])
+            k_slot = prefix_len + jnp.arange(mask.shape[2])
             mask = mask & ((q_slot[:, None] - k_slot[None, :]) < window)[None]
+            if prefix is not None:
+                near = (q_slot[:, None] - jnp.arange(prefix_len)[None, :]) < window
+                prefix_mask = prefix_mask & near[None]
+        layer_prefix = None
+        if prefix is not None:
+            take = jax.lax.dynamic_index_in_dim
+            layer_prefix = (
+                take(prefix[0], layer, 0, False),
+                take(prefix[1], layer, 0, False),
+                jnp.broadcast_to(prefix_mask, (prefix_mask.shape[0], mask.shape[1], prefix_len)),
+            )
         h = RMSNorm(cfg, name="pre_attn_norm")(x)
-        h, new_kv = Attention(cfg, name="attn")(h, rope, mask, cache_kv, cache_index)
+        h, new_kv = Attention(cfg, name="attn")(h, rope, mask, cache_kv, cache_index, layer_prefix)
         if new_kv is not None:
             cache_k, cache_v = new_kv
         if cfg.post_norms:
@@ -290,6 +335,9 @@ class Decoder(nn.Module):
                 [NO_WINDOW if w is None else w for w in cfg.layer_windows()], jnp.int32
             )  # [layers]
         carry = (x, None, None) if cache is None else (x, cache["k"], cache["v"])
+        prefix = None
+        if cache is not None and "prefix_k" in cache:
+            prefix = (cache["prefix_k"], cache["prefix_v"], cache["prefix_mask"])
 
         layer_cls = DecoderLayer
         if cfg.remat:
@@ -300,17 +348,19 @@ class Decoder(nn.Module):
                 layer_cls,
                 variable_axes={"params": 0},
                 split_rngs={"params": True},
-                in_axes=(nn.broadcast, nn.broadcast, nn.broadcast, 0, 0),
+                in_axes=(nn.broadcast, nn.broadcast, nn.broadcast, 0, 0, nn.broadcast),
                 length=cfg.num_layers,
                 unroll=min(max(cfg.scan_unroll, 1), cfg.num_layers),
                 metadata_params={nn.PARTITION_NAME: "layers"},
             )(cfg, name="layers")
             layers = jnp.arange(cfg.num_layers, dtype=jnp.int32)
-            carry, _ = stack(carry, rope, mask, index, windows, layers)
+            carry, _ = stack(carry, rope, mask, index, windows, layers, prefix)
         else:
             for i in range(cfg.num_layers):
                 window = None if windows is None else windows[i]
-                carry, _ = layer_cls(cfg, name=f"layer_{i}")(carry, rope, mask, index, window, i)
+                carry, _ = layer_cls(cfg, name=f"layer_{i}")(
+                    carry, rope, mask, index, window, i, prefix
+                )
         x, new_k, new_v = carry
 
         x = RMSNorm(cfg, name="final_norm")(x)
@@ -329,7 +379,7 @@ class Decoder(nn.Module):
         )
         if cache is None:
             return logits, None
-        new_cache = {"k": new_k, "v": new_v, "index": index + length, "key_mask": key_mask}
+        new_cache = dict(cache, k=new_k, v=new_v, index=index + length, key_mask=key_mask)
         return logits, new_cache
 
 
@@ -341,6 +391,35 @@ def init_cache(cfg: ModelConfig, batch: int, max_length: int, dtype: Any = jnp.f
         "v": jnp.zeros(shape, dtype),
         "index": jnp.zeros((), jnp.int32),
         "key_mask": jnp.zeros((batch, max_length), bool),
+    }
+
+
+def share_prefix(prompt_cache: Cache, repeats: int, max_length: int) -> Cache:
+    """A cache for `repeats` rows per prompt that share the prompts' prefilled cache read-only.
+
+    Rows `b * repeats .. b * repeats + repeats - 1` attend to prompt `b`'s slots (those its
+    `key_mask` marks) before their own `max_length` empty slots, as if each row held a copy of
+    the prompt's slots: the logits equal `jnp.repeat`-ing the prompt cache (up to float rounding),
+    without the copies.
+
+    Args:
+      prompt_cache: a prefilled cache, one row per prompt; all of its slots count as the prefix.
+      repeats: rows per prompt.
+      max_length: the rows' own slots (the tokens they will generate).
+    """
+    if "prefix_k" in prompt_cache:
+        raise ValueError("share_prefix: the prompt cache already shares a prefix")
+    layers, prompts, kv_heads, _, head_dim = prompt_cache["k"].shape
+    shape = (layers, prompts * repeats, kv_heads, max_length, head_dim)
+    dtype = prompt_cache["k"].dtype
+    return {
+        "k": jnp.zeros(shape, dtype),
+        "v": jnp.zeros(shape, dtype),
+        "index": jnp.zeros((), jnp.int32),
+        "key_mask": jnp.zeros((prompts * repeats, max_length), bool),
+        "prefix_k": prompt_cache["k"],  # [layers, prompts, kv_heads, prefix_len, head_dim]
+        "prefix_v": prompt_cache["v"],
+        "prefix_mask": prompt_cache["key_mask"],  # [prompts, prefix_len]
     }
 
 

@@ -158,6 +158,48 @@ def test_repeated_prefill_cache_serves_independent_samples():
         np.testing.assert_allclose(logits[row, 0], ref[0, -1], atol=2e-5, rtol=2e-5)
 
 
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_shared_prefix_steps_equal_repeated_prompt_cache(name):
+    """share_prefix (one read-only prompt copy) gives the logits of repeating the prompt cache,
+    over several steps, with left padding and (gemma2) a window shorter than the prompt."""
+    cfg = CONFIGS[name]
+    params = _params(cfg)
+    prompts, repeats, steps = 2, 3, 4
+    tokens = _tokens(prompts, 5, seed=8)
+    segment_ids = jnp.asarray([[1] * 5, [0, 0, 1, 1, 1]], jnp.int32)
+    positions = jnp.maximum(jnp.cumsum(segment_ids, axis=1) - 1, 0)
+    tokens = jnp.where(segment_ids == 1, tokens, 0)
+
+    def prefill(length):
+        return _apply(
+            cfg, params, tokens, positions, segment_ids, transformer.init_cache(cfg, 2, length)
+        )[1]
+
+    flat = prefill(5 + steps)
+    flat = dict(
+        flat,
+        k=jnp.repeat(flat["k"], repeats, axis=1),
+        v=jnp.repeat(flat["v"], repeats, axis=1),
+        key_mask=jnp.repeat(flat["key_mask"], repeats, axis=0),
+    )
+    shared = transformer.share_prefix(prefill(5), repeats, steps)
+    assert shared["k"].shape[1] == prompts * repeats and shared["prefix_k"].shape[1] == prompts
+    next_position = jnp.repeat(positions[:, -1] + 1, repeats)[:, None]
+    ones = jnp.ones((prompts * repeats, 1), jnp.int32)
+    for step in range(steps):
+        token = _tokens(prompts * repeats, 1, seed=20 + step)
+        want, flat = _apply(cfg, params, token, next_position + step, ones, flat)
+        got, shared = _apply(cfg, params, token, next_position + step, ones, shared)
+        np.testing.assert_allclose(got, want, atol=2e-5, rtol=2e-5, err_msg=f"step {step}")
+    assert int(shared["index"]) == steps
+
+
+def test_share_prefix_refuses_a_cache_that_already_shares():
+    cache = transformer.share_prefix(transformer.init_cache(TINY, 1, 4), 2, 3)
+    with pytest.raises(ValueError, match="already shares"):
+        transformer.share_prefix(cache, 2, 3)
+
+
 def test_logical_axes_name_every_dimension():
     specs = transformer.param_logical_axes(GEMMA2ISH)
     shapes = transformer.abstract_params(GEMMA2ISH)

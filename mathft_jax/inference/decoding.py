@@ -182,7 +182,7 @@ def decode(
     def body(state):
         step, out, done, lengths, logits, cache = state
         step_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(row_keys, step)
-        token = sample_tokens(step_keys, logits, sampling, greedy_rows)
+        token = sample_tokens(step_keys, logits, sampling, greedy_rows if include_greedy else None)
         token = jnp.where(done, pad_id, token)  # [rows]
         out = jax.lax.dynamic_update_slice(out, token[:, None], (0, step))
         lengths = lengths + (~done).astype(jnp.int32)

@@ -10,6 +10,7 @@ from mathft_jax.inference.sampling import (
     SamplingConfig,
     argmax,
     inverse_cdf_sample,
+    nucleus_sample,
     sample_tokens,
     top_k_filter,
     top_p_filter,
@@ -110,3 +111,55 @@ def test_inverse_cdf_sample_frequencies_across_blocks():
 def test_argmax_matches_jnp_argmax_with_ties():
     x = jnp.asarray([[1.0, 3.0, 3.0, 0.0], [NEG_INF, NEG_INF, -5.0, -5.0], [2.0, 1.0, 0.0, 2.0]])
     assert argmax(x).tolist() == jnp.argmax(x, -1).tolist() == [1, 2, 0]
+
+
+def _nucleus_reference(probs: np.ndarray, top_p: float) -> np.ndarray:
+    """The renormalised nucleus by sorting (float64), ties with the last kept token kept."""
+    order = np.argsort(-probs, kind="stable")
+    mass_before = np.cumsum(probs[order]) - probs[order]
+    kept = np.zeros_like(probs, bool)
+    kept[order[mass_before < top_p]] = True
+    kept |= probs >= probs[kept].min()  # ties
+    out = np.where(kept, probs, 0.0)
+    return out / out.sum()
+
+
+@pytest.mark.parametrize("candidates", [1, 4])
+def test_nucleus_sample_frequencies_are_the_renormalised_nucleus(candidates):
+    # With top_p 0.3 a draw lies outside the nucleus 35% of the time, so with one candidate the
+    # exact fallback serves about a third of the rows: both paths must give the same law.
+    probs = np.asarray([0.25, 0.2, 0.2, 0.15, 0.1, 0.1], np.float32)
+    n = 20000
+    keys = jax.random.split(jax.random.PRNGKey(5), n)
+    tokens = nucleus_sample(jnp.tile(jnp.asarray(probs), (n, 1)), 0.3, keys, candidates)
+    counts = np.bincount(np.asarray(tokens), minlength=6) / n
+    np.testing.assert_allclose(counts, _nucleus_reference(probs, 0.3), atol=0.015)
+
+
+def test_nucleus_sample_matches_the_reference_on_a_large_vocabulary():
+    logits = jax.random.normal(jax.random.PRNGKey(6), (5000,)) * 2.5
+    probs = np.asarray(jax.nn.softmax(logits))
+    n = 20000
+    keys = jax.random.split(jax.random.PRNGKey(7), n)
+    tokens = np.asarray(nucleus_sample(jnp.tile(jnp.asarray(probs), (n, 1)), 0.95, keys))
+    want = _nucleus_reference(probs.astype(np.float64), 0.95)
+    assert set(np.unique(tokens)) <= set(np.flatnonzero(want))  # never outside the nucleus
+    top = np.argsort(-want)[:5]
+    counts = np.bincount(tokens, minlength=5000) / n
+    np.testing.assert_allclose(counts[top], want[top], atol=0.01)
+
+
+def test_a_rows_nucleus_sample_ignores_its_neighbours():
+    # Row 0 (nucleus {0, 1}) alone, then beside 255 rows that reject 30% of their draws, which
+    # makes the batch take the exact fallback.
+    row = jnp.asarray([0.4, 0.3, 0.2, 0.1], jnp.float32)
+    others = jnp.tile(jnp.asarray([0.7, 0.1, 0.1, 0.1], jnp.float32), (255, 1))
+    sample = jax.jit(nucleus_sample, static_argnums=(1, 3))
+    seen = set()
+    for seed in range(20):
+        keys = jax.random.split(jax.random.PRNGKey(seed), 256)
+        alone = int(sample(row[None], 0.5, keys[:1], 1)[0])
+        batched = sample(jnp.concatenate([row[None], others]), 0.5, keys, 1)
+        assert alone == int(batched[0]), f"seed {seed}"
+        seen.add(alone)
+    assert seen == {0, 1}

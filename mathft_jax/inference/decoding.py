@@ -37,30 +37,46 @@ SharePrefixFn = Callable[[Cache, int, int], Cache]
 class ModelFns:
     """The model calls decoding needs; hashable so it can be a static jit argument.
 
-    `share_prefix` is optional: a model that has it keeps one copy of each prompt's cache for its
-    N samples (`transformer.share_prefix`); without it the prompt cache is repeated N times.
+    Optional: `share_prefix` keeps one copy of each prompt's cache for its N samples
+    (`transformer.share_prefix`; without it the prompt cache is repeated N times), and
+    `prepare_params` rearranges the params once per `decode` call, before the token loop
+    (`transformer.unstack_layers`).
     """
 
     apply: ApplyFn
     init_cache: InitCacheFn
     share_prefix: SharePrefixFn | None = None
+    prepare_params: Callable[[Any], Any] | None = None
 
 
 def decoder_fns(config: Any, cache_dtype: Any = jnp.float32) -> ModelFns:
-    """Binds the project's `Decoder(config)` and `init_cache` (imported here: models stay optional)."""
+    """Binds the project's `Decoder(config)` and its cache (imported here: models stay optional).
+
+    `decode` unstacks scanned layers once (`prepare_params`) and keeps one cache buffer per
+    layer, so the token loop copies neither weights nor cache; `apply` takes either layout
+    (scoring calls it with the checkpoint's stacked params).
+    """
     from mathft_jax.models import decoder as decoder_lib  # noqa: PLC0415
 
-    module = decoder_lib.Decoder(config)
+    modules = {
+        True: decoder_lib.Decoder(config),  # stacked "layers" params (as trained)
+        False: decoder_lib.Decoder(dataclasses.replace(config, scan_layers=False)),
+    }
 
     def apply(params, tokens, positions, segment_ids, cache):
+        module = modules[config.scan_layers and "layers" in params]
         return module.apply(
             {"params": params}, tokens, positions, segment_ids=segment_ids, cache=cache
         )
 
     def init_cache(batch: int, max_length: int) -> Cache:
-        return decoder_lib.init_cache(config, batch, max_length, cache_dtype)
+        loop_config = modules[False].config
+        return decoder_lib.init_cache(loop_config, batch, max_length, cache_dtype, per_layer=True)
 
-    return ModelFns(apply=apply, init_cache=init_cache, share_prefix=decoder_lib.share_prefix)
+    def prepare_params(params):
+        return decoder_lib.unstack_layers(config, params)[1]
+
+    return ModelFns(apply, init_cache, decoder_lib.share_prefix, prepare_params)
 
 
 def prompt_positions(segment_ids: jax.Array) -> jax.Array:
@@ -142,6 +158,8 @@ def decode(
       tokens int32 [batch, R, max_decode_len] and lengths int32 [batch, R] (tokens up to and
       including EOS), R = num_samples + include_greedy.
     """
+    if model.prepare_params is not None:
+        params = model.prepare_params(params)
     batch, prompt_len = prompt_tokens.shape
     rows_per_prompt = num_samples + int(include_greedy)
     rows = batch * rows_per_prompt

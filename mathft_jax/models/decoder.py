@@ -8,4 +8,5 @@ from mathft_jax.models.transformer import (  # noqa: F401
     init_params,
     param_logical_axes,
     share_prefix,
+    unstack_layers,
 )

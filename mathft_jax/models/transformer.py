@@ -20,6 +20,7 @@ prompt's keys and values (`prefix_k`, `prefix_v`, `prefix_mask` in the cache, on
 plus their own slots, so the prompt's KV is neither copied N times nor read N times a step.
 """
 
+import dataclasses
 import math
 from typing import Any
 
@@ -154,18 +155,25 @@ class Attention(nn.Module):
         if cache_kv is not None:  # this call's keys/values go to slots [index, index + length)
             # Write first, then read this layer back: XLA then updates the cache in place (a
             # read of the old layer before the write would force a copy of the whole cache).
-            cache_k, cache_v, layer = cache_kv  # [layers, batch, kv_heads, max_length, head_dim]
-            start = (layer, 0, 0, cache_index, 0)
+            # [layers, batch, kv_heads, max_length, head_dim], or with `layer` None this layer's
+            # own [batch, kv_heads, max_length, head_dim] (`init_cache(per_layer=True)`).
+            cache_k, cache_v, layer = cache_kv
+            start = (0, 0, cache_index, 0) if layer is None else (layer, 0, 0, cache_index, 0)
 
             def write(cache: jax.Array, new: jax.Array) -> jax.Array:
-                new = jnp.swapaxes(new.astype(cache.dtype), 1, 2)[None]  # [1, b, kv, l, hd]
-                return jax.lax.dynamic_update_slice(cache, new, start)
+                new = jnp.swapaxes(new.astype(cache.dtype), 1, 2)  # [b, kv, l, hd]
+                return jax.lax.dynamic_update_slice(
+                    cache, new if layer is None else new[None], start
+                )
 
             cache_k, cache_v = write(cache_k, k), write(cache_v, v)
             new_kv = (cache_k, cache_v)
-            take = jax.lax.dynamic_index_in_dim
-            k = take(cache_k, layer, 0, False).astype(cfg.compute_dtype)
-            v = take(cache_v, layer, 0, False).astype(cfg.compute_dtype)
+            if layer is None:
+                k, v = cache_k.astype(cfg.compute_dtype), cache_v.astype(cfg.compute_dtype)
+            else:  # reading the layer out of the stack copies it
+                take = jax.lax.dynamic_index_in_dim
+                k = take(cache_k, layer, 0, False).astype(cfg.compute_dtype)
+                v = take(cache_v, layer, 0, False).astype(cfg.compute_dtype)
             # kv-major, so both products below are plain batched GEMMs over (batch, kv_heads): a
             # slot-major layer would be transposed (copied whole) every decode step.
             keys = "bksd"
@@ -245,11 +253,13 @@ class DecoderLayer(nn.Module):
         mask: jax.Array,
         cache_index: jax.Array,
         window: jax.Array | None,
-        layer: jax.Array | int,
+        layer: jax.Array | int | None,
         prefix: tuple[jax.Array, jax.Array, jax.Array] | None = None,
     ) -> tuple[Carry, None]:
-        """`prefix`: the shared prompt cache (k, v [layers, prompts, kv, prefix_len, hd], key
-        mask [prompts, prefix_len]) or None; its slots come before the own cache's."""
+        """`layer` indexes the stacked cache; None when the carry holds this layer's own cache.
+        `prefix`: the shared prompt cache (k, v [layers, prompts, kv, prefix_len, hd], or this
+        layer's with `layer` None; key mask [prompts, prefix_len]) or None; its slots come before
+        the own cache's."""
         cfg = self.cfg
         x, cache_k, cache_v = carry
         cache_kv = None if cache_k is None else (cache_k, cache_v, layer)
@@ -263,11 +273,17 @@ class DecoderLayer(nn.Module):
                 near = (q_slot[:, None] - jnp.arange(prefix_len)[None, :]) < window
                 prefix_mask = prefix_mask & near[None]
         layer_prefix = None
-        if prefix is not None:
-            take = jax.lax.dynamic_index_in_dim
+        if prefix is not None:  # with `layer` None, prefix k/v are already this layer's
+            prefix_k, prefix_v = prefix[0], prefix[1]
+            if layer is not None:
+                take = jax.lax.dynamic_index_in_dim
+                prefix_k, prefix_v = (
+                    take(prefix_k, layer, 0, False),
+                    take(prefix_v, layer, 0, False),
+                )
             layer_prefix = (
-                take(prefix[0], layer, 0, False),
-                take(prefix[1], layer, 0, False),
+                prefix_k,
+                prefix_v,
                 jnp.broadcast_to(prefix_mask, (prefix_mask.shape[0], mask.shape[1], prefix_len)),
             )
         h = RMSNorm(cfg, name="pre_attn_norm")(x)
@@ -355,6 +371,17 @@ class Decoder(nn.Module):
             )(cfg, name="layers")
             layers = jnp.arange(cfg.num_layers, dtype=jnp.int32)
             carry, _ = stack(carry, rope, mask, index, windows, layers, prefix)
+        elif cache is not None and isinstance(cache["k"], tuple):  # per-layer cache buffers
+            new_ks, new_vs = [], []
+            for i in range(cfg.num_layers):
+                window = None if windows is None else windows[i]
+                layer_prefix = None if prefix is None else (prefix[0][i], prefix[1][i], prefix[2])
+                (x, k_i, v_i), _ = layer_cls(cfg, name=f"layer_{i}")(
+                    (x, cache["k"][i], cache["v"][i]), rope, mask, index, window, None, layer_prefix
+                )
+                new_ks.append(k_i)
+                new_vs.append(v_i)
+            carry = (x, tuple(new_ks), tuple(new_vs))
         else:
             for i in range(cfg.num_layers):
                 window = None if windows is None else windows[i]
@@ -383,12 +410,31 @@ class Decoder(nn.Module):
         return logits, new_cache
 
 
-def init_cache(cfg: ModelConfig, batch: int, max_length: int, dtype: Any = jnp.float32) -> Cache:
-    """An empty KV cache: k/v [layers, batch, kv_heads, max_length, head_dim], no valid slot."""
-    shape = (cfg.num_layers, batch, cfg.num_kv_heads, max_length, cfg.head_dim)
+def init_cache(
+    cfg: ModelConfig,
+    batch: int,
+    max_length: int,
+    dtype: Any = jnp.float32,
+    per_layer: bool = False,
+) -> Cache:
+    """An empty KV cache: k/v [layers, batch, kv_heads, max_length, head_dim], no valid slot.
+
+    `per_layer`: k/v as tuples of one [batch, kv_heads, max_length, head_dim] buffer per layer,
+    for a model without the layer scan (`unstack_layers`): each layer then reads its cache in
+    place, where reading a layer out of the stack copies it every step.
+    """
+    if per_layer and cfg.scan_layers:
+        raise ValueError("init_cache(per_layer=True) needs scan_layers=False (see unstack_layers)")
+    shape = (batch, cfg.num_kv_heads, max_length, cfg.head_dim)
+    if per_layer:
+        k = tuple(jnp.zeros(shape, dtype) for _ in range(cfg.num_layers))
+        v = tuple(jnp.zeros(shape, dtype) for _ in range(cfg.num_layers))
+    else:
+        k = jnp.zeros((cfg.num_layers, *shape), dtype)
+        v = jnp.zeros((cfg.num_layers, *shape), dtype)
     return {
-        "k": jnp.zeros(shape, dtype),
-        "v": jnp.zeros(shape, dtype),
+        "k": k,
+        "v": v,
         "index": jnp.zeros((), jnp.int32),
         "key_mask": jnp.zeros((batch, max_length), bool),
     }
@@ -409,18 +455,41 @@ def share_prefix(prompt_cache: Cache, repeats: int, max_length: int) -> Cache:
     """
     if "prefix_k" in prompt_cache:
         raise ValueError("share_prefix: the prompt cache already shares a prefix")
-    layers, prompts, kv_heads, _, head_dim = prompt_cache["k"].shape
-    shape = (layers, prompts * repeats, kv_heads, max_length, head_dim)
-    dtype = prompt_cache["k"].dtype
+    per_layer = isinstance(prompt_cache["k"], tuple)
+    first = prompt_cache["k"][0]  # layer 0: [prompts, kv_heads, prefix_len, head_dim]
+    prompts, kv_heads, _, head_dim = first.shape
+    shape = (prompts * repeats, kv_heads, max_length, head_dim)
+
+    def empty() -> jax.Array | tuple[jax.Array, ...]:
+        if per_layer:
+            return tuple(jnp.zeros(shape, first.dtype) for _ in prompt_cache["k"])
+        return jnp.zeros((len(prompt_cache["k"]), *shape), first.dtype)
+
     return {
-        "k": jnp.zeros(shape, dtype),
-        "v": jnp.zeros(shape, dtype),
+        "k": empty(),
+        "v": empty(),
         "index": jnp.zeros((), jnp.int32),
         "key_mask": jnp.zeros((prompts * repeats, max_length), bool),
         "prefix_k": prompt_cache["k"],  # [layers, prompts, kv_heads, prefix_len, head_dim]
         "prefix_v": prompt_cache["v"],
         "prefix_mask": prompt_cache["key_mask"],  # [prompts, prefix_len]
     }
+
+
+def unstack_layers(cfg: ModelConfig, params: Any) -> tuple[ModelConfig, Any]:
+    """(config without the layer scan, params with one `layer_{i}` subtree per layer).
+
+    For decoding: inside the token loop, a scan over stacked layers slices (copies) every
+    layer's weights each step, about a quarter of a 100M model's decode step on CPU. Unstacked
+    once per decode call, each layer's weights are read where they lie. Same logits.
+    """
+    if not cfg.scan_layers:
+        return cfg, params
+    stacked = params["layers"]
+    out = {k: v for k, v in params.items() if k != "layers"}
+    for i in range(cfg.num_layers):
+        out[f"layer_{i}"] = jax.tree.map(lambda x, i=i: x[i], stacked)
+    return dataclasses.replace(cfg, scan_layers=False), out
 
 
 def _dummy_inputs() -> tuple[jax.Array, jax.Array]:

@@ -194,6 +194,38 @@ def test_shared_prefix_steps_equal_repeated_prompt_cache(name):
     assert int(shared["index"]) == steps
 
 
+@pytest.mark.parametrize("name", ["llama_scan", "gemma2_scan", "llama_scan_unrolled"])
+def test_unstacked_layers_with_per_layer_cache_decode_like_the_scan(name):
+    """The decode layout (unstack_layers + init_cache(per_layer=True)) gives the scan's logits,
+    with a plain cache and with a shared prefix."""
+    cfg = CONFIGS[name]
+    params = _params(cfg)
+    loop_cfg, loop_params = transformer.unstack_layers(cfg, params)
+    assert not loop_cfg.scan_layers and "layers" not in loop_params
+    assert loop_params["layer_1"]["attn"]["q"].shape == params["layers"]["attn"]["q"].shape[1:]
+    tokens = _tokens(2, 5, seed=9)
+    positions = _arange(2, 5)
+    scan_cache = transformer.init_cache(cfg, 2, 8)
+    loop_cache = transformer.init_cache(loop_cfg, 2, 8, per_layer=True)
+    assert isinstance(loop_cache["k"], tuple) and len(loop_cache["k"]) == cfg.num_layers
+    shared = transformer.share_prefix(
+        _apply(loop_cfg, loop_params, tokens, positions, cache=transformer.init_cache(
+            loop_cfg, 2, 5, per_layer=True))[1], 1, 3,
+    )  # fmt: skip
+    want, scan_cache = _apply(cfg, params, tokens, positions, cache=scan_cache)
+    got, loop_cache = _apply(loop_cfg, loop_params, tokens, positions, cache=loop_cache)
+    np.testing.assert_allclose(got, want, atol=2e-5, rtol=2e-5)
+    for step in range(3):
+        token, pos = _tokens(2, 1, seed=30 + step), jnp.full((2, 1), 5 + step, jnp.int32)
+        want, scan_cache = _apply(cfg, params, token, pos, cache=scan_cache)
+        got, loop_cache = _apply(loop_cfg, loop_params, token, pos, cache=loop_cache)
+        np.testing.assert_allclose(got, want, atol=2e-5, rtol=2e-5, err_msg=f"step {step}")
+        got, shared = _apply(loop_cfg, loop_params, token, pos, cache=shared)
+        np.testing.assert_allclose(got, want, atol=2e-5, rtol=2e-5, err_msg=f"prefix {step}")
+    with pytest.raises(ValueError, match="scan_layers=False"):
+        transformer.init_cache(cfg, 2, 8, per_layer=True)
+
+
 def test_share_prefix_refuses_a_cache_that_already_shares():
     cache = transformer.share_prefix(transformer.init_cache(TINY, 1, 4), 2, 3)
     with pytest.raises(ValueError, match="already shares"):
@@ -326,3 +358,35 @@ def test_decode_step_updates_the_cache_in_place(unroll):
         and any(t in line.split("fusion(")[0] for t in layer_shapes)
     ]
     assert not transposed, transposed
+
+
+def test_decode_layout_step_slices_no_layer_out_of_a_stack():
+    """With stacked layers every step copies each layer's weights and cache out of the stack
+    (a quarter of a 100M decode step); the decode layout (unstack_layers, per-layer cache) reads
+    them in place."""
+    cfg = dataclasses.replace(TINY, num_layers=3, scan_unroll=3)
+    # q weight, MLP down weight, one layer's cache; a slice out of a stack has a leading 1.
+    layer_types = [f"f32[{p}{t}]" for t in ("32,4,8", "64,32", "4,2,100,8") for p in ("", "1,")]
+
+    def sliced_layers(per_layer: bool) -> list[str]:
+        params = transformer.abstract_params(cfg)
+        run_cfg = cfg
+        if per_layer:
+            run_cfg = dataclasses.replace(cfg, scan_layers=False)
+            params = jax.eval_shape(lambda p: transformer.unstack_layers(cfg, p)[1], params)
+        cache = jax.eval_shape(lambda: transformer.init_cache(run_cfg, 4, 100, per_layer=per_layer))
+        step = jax.jit(
+            lambda p, t, q, c: transformer.Decoder(run_cfg).apply({"params": p}, t, q, cache=c),
+            donate_argnums=3,
+        )
+        token = jax.ShapeDtypeStruct((4, 1), jnp.int32)
+        hlo = step.lower(params, token, token, cache).compile().as_text()
+        return [
+            line.split(", metadata")[0]
+            for line in hlo.splitlines()
+            if ("slice(" in line and "update-slice" not in line)
+            and any(t in line.split("slice(")[0] for t in layer_types)
+        ]
+
+    assert sliced_layers(per_layer=False)  # the stacked layout does copy them
+    assert not sliced_layers(per_layer=True), sliced_layers(per_layer=True)

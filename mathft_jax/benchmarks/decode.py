@@ -7,7 +7,8 @@ weights), the same prompt and the same work: N = 64 samples of one problem, temp
 0.95, no top-k, a fixed number of new tokens (EOS ignored), KV cache on. mathft_jax prefills the prompt
 once and shares its cache; HF's `num_return_sequences` prefills each copy, which is its normal path.
 The sides are interleaved (A B A B ...) and medians reported, each beside the CPU seconds other
-processes used during the measured windows (from /proc/stat), since the machine is shared.
+processes used during the measured windows (from /proc/stat), since the machine is shared. Each
+side runs in a process of its own (`machine.SideProcess`), as a decode job would.
 Prints figures; it is not a test.
 
 Reading the ratio: part of it is the shared prefill (HF prefills the prompt N = 64 times), which
@@ -33,7 +34,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mathft_jax.benchmarks.machine import timed
+from mathft_jax.benchmarks.machine import SideProcess
 from mathft_jax.inference import decoding
 from mathft_jax.inference.sampling import SamplingConfig
 
@@ -116,27 +117,54 @@ def hf_side(config, prompt: np.ndarray, new_tokens: int) -> Callable[[], object]
     return run
 
 
-def bench(workload: Workload, repeats: int) -> float:
-    """Times both sides interleaved; prints and returns the tokens/s ratio (mathft_jax / HF)."""
+def build_side(side: str, model_gin: str, prompt_len: int, new_tokens: int) -> Callable[[], None]:
+    """A side for `SideProcess` (runs in the side's own process): "mathft_jax" or "hf_generate".
+
+    The mathft_jax side first sets glibc to reuse freed host memory and the default XLA:CPU
+    flags, as the decode job does (`cli.run_job` -> `host_memory`, `xla_cpu`).
+    """
+    from mathft_jax import host_memory, xla_cpu  # noqa: PLC0415
     from mathft_jax.models.config import config_from_gin_file  # noqa: PLC0415
     from mathft_jax.models.transformer import init_params  # noqa: PLC0415
 
+    if side == "mathft_jax":
+        host_memory.keep_freed_memory()
+        xla_cpu.apply_default_flags()
+    config = config_from_gin_file(model_gin)
+    prompt = np.random.default_rng(0).integers(3, config.vocab_size, prompt_len)
+    if side == "mathft_jax":
+        run = jax_side(config, init_params(config, jax.random.PRNGKey(0)), prompt, new_tokens)
+    else:
+        run = hf_side(config, prompt, new_tokens)
+
+    def call() -> None:  # the tokens stay in the side's process
+        run()
+
+    return call
+
+
+def bench(workload: Workload, repeats: int) -> float:
+    """Times both sides interleaved, each in its own process; prints and returns the tokens/s
+    ratio (mathft_jax / HF)."""
+    from mathft_jax.models.config import config_from_gin_file  # noqa: PLC0415
+
     config = config_from_gin_file(workload.model_gin)
-    prompt = np.random.default_rng(0).integers(3, config.vocab_size, workload.prompt_len)
-    params = init_params(config, jax.random.PRNGKey(0))
-    sides = {
-        "mathft_jax": jax_side(config, params, prompt, workload.new_tokens),
-        "hf_generate": hf_side(config, prompt, workload.new_tokens),
-    }
-    sides["mathft_jax"]()  # warm up: compile
-    sides["hf_generate"](2)  # warm up: allocate (a short call is enough)
+    shape = (workload.model_gin, workload.prompt_len, workload.new_tokens)
+    names = ("mathft_jax", "hf_generate")
+    sides = {name: SideProcess(build_side, name, *shape) for name in names}
     walls: dict[str, list[float]] = {k: [] for k in sides}
     others: dict[str, list[float]] = {k: [] for k in sides}
-    for _ in range(repeats):
-        for name, run in sides.items():
-            wall, other, _ = timed(run)
-            walls[name].append(wall)
-            others[name].append(other if other is not None else float("nan"))
+    try:
+        for side in sides.values():
+            side.call()  # warm up: compile (JAX), allocate (torch)
+        for _ in range(repeats):
+            for name, side in sides.items():
+                wall, other, _, _ = side.call()
+                walls[name].append(wall)
+                others[name].append(other if other is not None else float("nan"))
+    finally:
+        for side in sides.values():
+            side.close()
     generated = NUM_SAMPLES * workload.new_tokens
     rates = {}
     print(

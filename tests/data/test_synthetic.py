@@ -1,8 +1,10 @@
 """The synth task: deterministic, disjoint splits, short, correct step-by-step answers."""
 
+import collections
 import re
 from fractions import Fraction
 
+from mathft_jax import grading
 from mathft_jax.data import prompts, synthetic
 
 
@@ -70,8 +72,35 @@ def test_problem_plus_solution_is_short():
     assert longest <= 160
 
 
-def test_corrupted_solution_has_a_different_answer():
-    for e in synthetic.generate("test", 100):
-        wrong = synthetic.corrupt_solution(e)
-        wrong_answer = wrong.rsplit("\\boxed{", 1)[1][:-1]
-        assert _value(wrong_answer) != _value(e.answer), (e, wrong)
+def test_every_kind_of_corrupted_solution_is_graded_wrong():
+    for e in synthetic.generate("test", 300):
+        for kind in synthetic.ERROR_KINDS:
+            wrong = synthetic.corrupt_solution(e, kind=kind)
+            answer = grading.extract_answer(wrong)
+            assert answer is None or not grading.is_equiv(e.answer, answer), (kind, e, wrong)
+            if kind == "unfinished":
+                assert answer is None, wrong
+            else:  # consistent with its own last line except the boxed contradiction
+                last = wrong.rsplit(" \\boxed{", 1)[0].rpartition("=")[2].rstrip(".")
+                agrees = _value(answer) == Fraction(last.strip("()"))
+                assert agrees == (kind != "boxed"), (kind, e, wrong)
+
+
+def test_copy_error_misreads_the_problem_in_the_first_step():
+    # Levels 1 and 4 restate every given number in the first step, so a misread one shows there.
+    for e in [x for x in synthetic.generate("test", 200) if x.level in (1, 4)]:
+        wrong = synthetic.corrupt_solution(e, kind="copy")
+        restated = ["=".join(text.split("=")[:2]) for text in (wrong, e.solution)]
+        assert restated[0] != restated[1], (e, wrong)
+
+
+def test_corruption_is_deterministic_and_mixes_the_kinds():
+    examples = synthetic.generate("validation", 500)
+    assert [synthetic.corrupt_solution(e) for e in examples] == [
+        synthetic.corrupt_solution(e) for e in examples
+    ]
+    other_seed = [synthetic.corrupt_solution(e, seed=1) for e in examples]
+    assert other_seed != [synthetic.corrupt_solution(e) for e in examples]
+    counts = collections.Counter(synthetic.error_kind(e) for e in examples)
+    for kind, weight in zip(synthetic.ERROR_KINDS, synthetic.ERROR_WEIGHTS, strict=True):
+        assert abs(counts[kind] / len(examples) - weight) < 0.07, counts

@@ -1,5 +1,5 @@
 """What every job entry point (train, decode, score) does: glibc set to reuse freed host memory
-(`mathft_jax.host_memory`) and default XLA:CPU flags (`mathft_jax.xla_cpu`), logging, joining the multi-host job
+(`mathft_jax.host_memory`), logging, joining the multi-host job
 (`mathft_jax.distributed`), the T5X-style gin flags (`mathft_jax.gin_flags`), then the job."""
 
 import logging
@@ -8,7 +8,7 @@ from typing import TypeVar
 
 import gin
 
-from mathft_jax import distributed, gin_flags, host_memory, xla_cpu
+from mathft_jax import distributed, gin_flags, host_memory
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 T = TypeVar("T")
@@ -23,8 +23,7 @@ def run_job(argv: Sequence[str], job: Callable[[], T]) -> T:
     with the config unlocked because modules imported lazily (TensorFlow-heavy data code) register
     their configurables on import.
     """
-    host_memory.keep_freed_memory()  # both before JAX's backend exists
-    xla_cpu.apply_default_flags()
+    host_memory.keep_freed_memory()  # before JAX's backend exists (see host_memory)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     # Orbax and TensorFlow log every file operation at INFO through absl; keep their warnings.
     logging.getLogger("absl").setLevel(logging.WARNING)

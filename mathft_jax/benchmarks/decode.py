@@ -120,16 +120,15 @@ def hf_side(config, prompt: np.ndarray, new_tokens: int) -> Callable[[], object]
 def build_side(side: str, model_gin: str, prompt_len: int, new_tokens: int) -> Callable[[], None]:
     """A side for `SideProcess` (runs in the side's own process): "mathft_jax" or "hf_generate".
 
-    The mathft_jax side first sets glibc to reuse freed host memory and the default XLA:CPU
-    flags, as the decode job does (`cli.run_job` -> `host_memory`, `xla_cpu`).
+    The mathft_jax side first sets glibc to reuse freed host memory, as the decode job does
+    (`cli.run_job` -> `host_memory`).
     """
-    from mathft_jax import host_memory, xla_cpu  # noqa: PLC0415
+    from mathft_jax import host_memory  # noqa: PLC0415
     from mathft_jax.models.config import config_from_gin_file  # noqa: PLC0415
     from mathft_jax.models.transformer import init_params  # noqa: PLC0415
 
     if side == "mathft_jax":
         host_memory.keep_freed_memory()
-        xla_cpu.apply_default_flags()
     config = config_from_gin_file(model_gin)
     prompt = np.random.default_rng(0).integers(3, config.vocab_size, prompt_len)
     if side == "mathft_jax":

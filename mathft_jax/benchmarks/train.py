@@ -36,7 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
-from mathft_jax import host_memory, xla_cpu
+from mathft_jax import host_memory
 from mathft_jax.benchmarks.machine import SideProcess, timed
 from mathft_jax.models import ModelConfig, transformer
 from mathft_jax.models.config import config_from_gin_file
@@ -185,8 +185,6 @@ def build_side(
     it; the torch side gets it only with `--torch_keep_freed_memory`.
     """
     host_memory.keep_freed_memory(keep_freed)  # first, as cli.run_job does
-    if side == "mathft_jax":
-        xla_cpu.apply_default_flags()
     config = config_from_gin_file(model_gin)
     data = make_batch(config, batch, length)
     return {"mathft_jax": jax_side, "hf_torch": hf_side}[side](config, data, steps)

@@ -13,15 +13,15 @@ Prints figures; it is not a test.
 
 Reading the ratio: part of it is the shared prefill (HF prefills the prompt N = 64 times), which
 grows with prompt_len / new_tokens; the figures with an 8-token prompt isolate the decode steps.
-Measured 2026-12-01, 2 cores, nothing else running (other processes' CPU under 0.7 s a window),
-models from gin/models/ (tiny.gin, small_100m.gin: GQA 12/4), after the KV cache became kv-major
-(no per-layer cache transpose each step): tiny, prompt 128, 128 new tokens: 2.09x (15291 vs 7315
-tokens/s); 100m, prompt 128, 64 new tokens: 2.45x (300 vs 122 tokens/s; 2.68x in a second run).
-Before that change: 1.40x and 2.16x. Below the goal of 3x; what is left per 100m step is mostly the
-matrix products, then the nucleus bisection (about 13%, random weights give a near-uniform
-distribution, so the nucleus holds most of the vocabulary) and copying each layer out of the cache.
-(The 6-18x recorded on 2026-11-25 were measured under heavy load, which slows torch's 2-thread pool
-far more than XLA's.)
+Measured 2026-12-02, 2 cores, nothing else running (other processes' CPU under 0.6 s a window),
+models from gin/models/ (tiny.gin, small_100m.gin: GQA 12/4): 100m, prompt 128, 64 new tokens:
+3.92x (450 vs 115 tokens/s; 4.05x in another run); tiny, prompt 128, 128 new tokens: 2.27-2.71x
+over four runs (19-23.5k vs 8-9.4k tokens/s; the JAX side alone varies that much run to run), below
+the goal of 3. What changed since 2.45x / 2.09x (2026-12-01): the N samples read one shared copy of
+the prompt's cache (`transformer.share_prefix`; HF copies and reads it N times), the token loop no
+longer slices each layer's weights and cache out of the layer stack (`unstack_layers`, a quarter of
+the 100m step), and top-p sampling is exact rejection sampling (one pass over the vocabulary instead
+of 31). What is left on the tiny step is mostly per-operation overhead of 64 x 128-wide products.
 """
 
 import argparse

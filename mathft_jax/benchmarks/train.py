@@ -15,12 +15,12 @@ are reported beside the CPU seconds other processes used during the measured win
 /proc/stat), since the machine is shared.
 Prints figures; it is not a test.
 
-Measured 2026-12-01, 2 cores, nothing else running: tiny 0.86x (17154 vs 19998 tokens/s), 100m
-0.89x (155 vs 174 tokens/s; 0.82x in an earlier run), below the goal of 1.0. Unrolling the layer scan (gin/models/*.gin
-`scan_unroll`) took the tiny ratio from 0.68x. What is left on the 100m step: it faults in about
-320k fresh pages (XLA allocates the gradients and temporaries anew each step), and with the torch
-process alive that costs 2-3.5 s of system time a step instead of 0.8 s; alone, the same step
-takes 2.5-2.7 s against torch's 3.2 s.
+Measured 2026-12-02, 2 cores, nothing else running (other processes under 0.1 CPU-s a window):
+tiny 1.09x (21195 vs 19464 tokens/s; 1.00x and 1.19x in two earlier runs that day), 100m 1.50x
+(202 vs 135 tokens/s; 1.63x earlier). What moved the 100m figure from 0.89x: the JAX step faulted in
+~320k fresh pages a step (XLA allocates outputs and temporaries anew on CPU), now 0, since every
+mathft_jax job sets glibc to keep freed blocks (`host_memory`). The textbook torch loop does not;
+`--torch_keep_freed_memory` gives it the same setting, and then the 100m ratio was 1.11x (198 vs 179).
 """
 
 import argparse

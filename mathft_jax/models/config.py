@@ -93,6 +93,8 @@ class ModelConfig:
             raise ValueError(
                 f"ModelConfig.remat_policy={self.remat_policy!r} is not in jax.checkpoint_policies"
             )
+        if self.scan_unroll < 1:
+            raise ValueError(f"ModelConfig.scan_unroll={self.scan_unroll}; expected >= 1")
         for name in ("dtype", "param_dtype"):
             if getattr(self, name) not in _DTYPES:
                 raise ValueError(f"ModelConfig.{name}={getattr(self, name)!r}; expected {_DTYPES}")

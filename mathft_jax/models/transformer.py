@@ -366,7 +366,7 @@ class Decoder(nn.Module):
                 split_rngs={"params": True},
                 in_axes=(nn.broadcast, nn.broadcast, nn.broadcast, 0, 0, nn.broadcast),
                 length=cfg.num_layers,
-                unroll=min(max(cfg.scan_unroll, 1), cfg.num_layers),
+                unroll=min(cfg.scan_unroll, cfg.num_layers),
                 metadata_params={nn.PARTITION_NAME: "layers"},
             )(cfg, name="layers")
             layers = jnp.arange(cfg.num_layers, dtype=jnp.int32)

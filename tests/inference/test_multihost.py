@@ -5,12 +5,11 @@ outputs are gathered to every process, only process 0 writes OUTPUT, and the fil
 import json
 import os
 import pathlib
-import signal
 import socket
-import subprocess
 import sys
 
 import pytest
+from subprocess_group import run_in_group
 from test_cli import TINY, save_random_model
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -30,19 +29,9 @@ def local_sh(processes: int, args: list[str], log_dir: pathlib.Path, timeout: fl
     cmd += ["--python", sys.executable, "--log_dir", str(log_dir), *args]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MATHFT_", "PYTHON"))}
     env["PYTHONPATH"] = f"{HERE}{os.pathsep}{REPO}"
-    # Own process group, so a timeout also stops the processes local.sh started.
-    proc = subprocess.Popen(
-        cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True,
-    )  # fmt: skip
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        raise
-    assert proc.returncode == 0, f"{' '.join(cmd)}\n{out[-3000:]}\n{err[-3000:]}"
-    return out + err
+    done = run_in_group(cmd, timeout, cwd=REPO, env=env)
+    assert done.returncode == 0, f"{' '.join(cmd)}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done.stdout + done.stderr
 
 
 @pytest.fixture(scope="module")

@@ -3,12 +3,12 @@
 import json
 import os
 import pathlib
-import signal
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
 
 import pytest
+from subprocess_group import run_in_group
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 LAUNCH = REPO_ROOT / "launch"
@@ -89,22 +89,8 @@ def run_script(fakes: Fakes, tmp_path: pathlib.Path) -> Callable[..., subprocess
             FAKE_LOG=str(fakes.log),
             **(env or {}),
         )
-        # Own process group, so a timeout also stops what the script started (no stray jobs).
-        proc = subprocess.Popen(
-            ["bash", str(LAUNCH / script), *args],
-            env=full_env,
-            cwd=cwd or tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
+        return run_in_group(
+            ["bash", str(LAUNCH / script), *args], timeout, env=full_env, cwd=cwd or tmp_path
         )
-        try:
-            out, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
-            raise
-        return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
     return run

@@ -317,6 +317,8 @@ def test_invalid_configs_name_the_field():
         ModelConfig(remat_policy="save_everything_please")
     with pytest.raises(ValueError, match="activation"):
         ModelConfig(activation="relu")
+    with pytest.raises(ValueError, match="scan_unroll"):
+        ModelConfig(scan_unroll=0)
     with pytest.raises(ValueError, match="model_type"):
         ModelConfig.from_hf_config({"model_type": "mistral"})
 

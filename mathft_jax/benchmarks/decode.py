@@ -19,7 +19,7 @@ models from gin/models/ (tiny.gin, small_100m.gin: GQA 12/4): 100m, prompt 128, 
 over four runs (19-23.5k vs 8-9.4k tokens/s; the JAX side alone varies that much run to run), below
 the goal of 3. What changed since 2.45x / 2.09x (2026-12-01): the N samples read one shared copy of
 the prompt's cache (`transformer.share_prefix`; HF copies and reads it N times), the token loop no
-longer slices each layer's weights and cache out of the layer stack (`unstack_layers`, a quarter of
+longer slices each layer's weights and cache out of the layer stack (`unstack_layers`, a fifth of
 the 100m step), and top-p sampling is exact rejection sampling (one pass over the vocabulary instead
 of 31). What is left on the tiny step is mostly per-operation overhead of 64 x 128-wide products.
 """

@@ -364,7 +364,7 @@ def test_decode_step_updates_the_cache_in_place(unroll):
 
 def test_decode_layout_step_slices_no_layer_out_of_a_stack():
     """With stacked layers every step copies each layer's weights and cache out of the stack
-    (a quarter of a 100M decode step); the decode layout (unstack_layers, per-layer cache) reads
+    (a fifth of a 100M decode step); the decode layout (unstack_layers, per-layer cache) reads
     them in place."""
     cfg = dataclasses.replace(TINY, num_layers=3, scan_unroll=3)
     # q weight, MLP down weight, one layer's cache; a slice out of a stack has a leading 1.

@@ -3,27 +3,37 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: setup test test-fast lint smoke bench clean
+.PHONY: setup setup-test test test-fast lint smoke bench clean
 
+# Two stamps: `make smoke` needs only the package (pip install -e .); `make test` adds the test
+# extra (pytest, ruff, import-linter, torch + transformers for the parity tests).
 $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e .
 	touch $(STAMP)
+
+$(TEST_STAMP): $(STAMP) setup.py
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(TEST_STAMP)
 
 setup: $(STAMP)
 
-lint: setup
+setup-test: $(TEST_STAMP)
+
+lint: setup-test
 	$(VENV)/bin/ruff check mathft_jax tests
 	$(VENV)/bin/ruff format --check mathft_jax tests
+	$(VENV)/bin/lint-imports
 
 # The README's test command: lint, then every test (slow end-to-end ones included).
 test: lint
 	$(PY) -m pytest -q tests
 
 # Fast tests only, for the edit-test loop.
-test-fast: setup
+test-fast: setup-test
 	$(PY) -m pytest -q -m "not slow" tests
 
 # The main job: the whole recipe on the built-in synthetic task with a tiny model on CPU.
@@ -31,7 +41,7 @@ smoke: setup
 	$(PY) -m mathft_jax.recipe --gin_file=gin/recipe_smoke.gin
 
 # The peer benchmarks (print ratios against PyTorch/transformers and naive grading; minutes).
-bench: setup
+bench: setup-test
 	$(PY) -m mathft_jax.benchmarks.grading
 	$(PY) -m mathft_jax.benchmarks.train
 	$(PY) -m mathft_jax.benchmarks.decode

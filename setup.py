@@ -26,6 +26,7 @@ EXTRAS_REQUIRE = {
         "pytest>=8,<10",
         "pytest-xdist>=3.5,<4",
         "ruff>=0.6,<0.18",
+        "import-linter>=2.1,<3",
         "torch==2.13.0",
         "transformers>=4.45,<6",
     ],

@@ -30,6 +30,9 @@ def run_job(argv: Sequence[str], job: Callable[[], T]) -> T:
     logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)  # "no TPU/GPU here"
     gin_args, settings = distributed.split_flags(argv)
     distributed.initialize(settings)
-    gin_flags.setup_gin(gin_args, finalize=True)
+    try:
+        gin_flags.setup_gin(gin_args, finalize=True)
+    except gin_flags.GinBindingError as err:  # one line naming the binding, not a traceback
+        raise SystemExit(f"error: {err}") from None
     with gin.unlock_config():
         return job()

@@ -7,8 +7,10 @@ from the repo root.
 """
 
 import ast
+import difflib
 import pathlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import gin
 
@@ -70,9 +72,106 @@ def parse_gin_flags(argv: Sequence[str]) -> tuple[list[str], list[str], list[str
     return files, bindings, paths
 
 
+class GinBindingError(ValueError):
+    """A command-line binding that would be ignored or misread: names the binding at fault."""
+
+
+def _macro_values() -> dict[str, Any]:
+    """Macro name -> bound value, for every `NAME = value` gin holds now."""
+    from gin import config  # noqa: PLC0415  (gin's registry of bindings)
+
+    return {
+        scope: params.get("value")
+        for (scope, selector), params in config._CONFIG.items()
+        if selector == "gin.macro" and scope
+    }
+
+
+def _references(value: Any) -> Iterator[str]:
+    """Scoped selectors of every `%MACRO` / `@configurable` inside a bound value."""
+    from gin import config  # noqa: PLC0415
+
+    if isinstance(value, config.ConfigurableReference):
+        yield value.scoped_selector
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _references(item)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            yield from _references(item)
+
+
+def _used_macros() -> set[str]:
+    """Macros that some binding reads (`x = %NAME`), directly or through another macro."""
+    from gin import config  # noqa: PLC0415
+
+    used = set()
+    for params in config._CONFIG.values():
+        for value in params.values():
+            for selector in _references(value):
+                scope, _, name = selector.rpartition("/")
+                if name == "gin.macro" and scope:
+                    used.add(scope)
+    return used
+
+
+def _binding_name(binding: str) -> str:
+    return binding.partition("=")[0].strip()
+
+
+def _same_kind(default: Any, value: Any) -> bool:
+    """A command-line value may replace a file's value of the same kind (an int widens to float)."""
+    if default is None or value is None or isinstance(default, type(value)):
+        return True
+    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        return True
+    if isinstance(default, bool) or isinstance(value, bool):
+        return False
+    return not isinstance(default, int | float | str) or not isinstance(value, int | float | str)
+
+
+def check_macro_bindings(bindings: Sequence[str], defaults: dict[str, Any]) -> None:
+    """Stops a job whose command-line macro binding would be ignored or misread.
+
+    A macro that no gin file reads (`--gin.TRAIN_STEPZ=5`) would be silently ignored; one whose
+    value is of another kind than the gin file's (`TRAIN_STEPS='abc'` or `5.5` for an int) would
+    fail deep in the job or be rounded. Both raise `GinBindingError` naming the binding, the
+    nearest known macro or the expected kind. Configurable parameters (`train.x = ...`) are
+    checked by gin itself.
+    """
+    bound = _macro_values()
+    used = _used_macros()
+    known = sorted(used | set(defaults))
+    for binding in bindings:
+        name = _binding_name(binding)
+        if not name.isidentifier() or name not in bound:
+            continue
+        if name not in used:
+            near = difflib.get_close_matches(name, known, n=1)
+            hint = f"; did you mean {near[0]}?" if near else f"; known macros: {known}"
+            raise GinBindingError(
+                f"gin binding {binding!r}: no gin file uses the macro {name}{hint}"
+            )
+        if name in defaults and not _same_kind(defaults[name], bound[name]):
+            raise GinBindingError(
+                f"gin binding {binding!r}: {name} is {type(defaults[name]).__name__} in the gin "
+                f"files ({name} = {defaults[name]!r}), got {type(bound[name]).__name__} "
+                f"{bound[name]!r}"
+            )
+
+
 def setup_gin(argv: Sequence[str], finalize: bool = False) -> None:
-    """Parses gin flags (argv without the program name) and applies them."""
+    """Parses gin flags (argv without the program name) and applies them.
+
+    Files are parsed first, then the bindings, so a misspelled or mistyped macro binding stops
+    the job here (`check_macro_bindings`), before any work.
+    """
     files, bindings, paths = parse_gin_flags(argv)
     for path in [*paths, ".", str(GIN_DIR)]:
         gin.add_config_file_search_path(path)
-    gin.parse_config_files_and_bindings(files, bindings, finalize_config=finalize)
+    gin.parse_config_files_and_bindings(files, [], finalize_config=False)
+    defaults = _macro_values()
+    gin.parse_config_files_and_bindings([], bindings, finalize_config=False)
+    check_macro_bindings(bindings, defaults)
+    if finalize:
+        gin.finalize()

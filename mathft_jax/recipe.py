@@ -9,13 +9,16 @@ import os
 import sys
 from collections.abc import Sequence
 
-from mathft_jax.gin_flags import setup_gin
+from mathft_jax.gin_flags import GinBindingError, setup_gin
 
 
 def main(argv: Sequence[str]) -> None:
     from mathft_jax.recipes import paper  # noqa: PLC0415
 
-    setup_gin(argv[1:], finalize=True)
+    try:
+        setup_gin(argv[1:], finalize=True)
+    except GinBindingError as err:  # one line naming the binding, not a traceback
+        raise SystemExit(f"error: {err}") from None
     paper.run_recipe(paper.RecipeConfig())
 
 

@@ -148,21 +148,38 @@ def structure(text: str) -> tuple:
 _BOUND = r"(-?[^<>=,]+?)"  # no comma: `x\le-2,x\ge2` is a list of two
 _LOWER = {"<": "(", "\\le": "[", "\\leq": "[", "<=": "["}
 _UPPER = {"<": ")", "\\le": "]", "\\leq": "]", "<=": "]"}
+_DOWN = {">": "<", "\\ge": "\\le", "\\geq": "\\le", ">=": "<="}
 _REL = r"(<=|<|\\leq?)"
-_TWO_SIDED_RE = re.compile(rf"^{_BOUND}{_REL} ?[a-zA-Z]{_REL}{_BOUND}$")
-_REVERSED_RE = re.compile(r"^([^<>=a-zA-Z\\]+)(<|>|\\le|\\ge) ?([a-zA-Z])$")
-_LOWER_RE = re.compile(rf"^[a-zA-Z](>=|>|\\geq?){_BOUND}$")
-_UPPER_RE = re.compile(rf"^[a-zA-Z]{_REL}{_BOUND}$")
+_REL_DOWN = r"(>=|>|\\geq?)"
+# What an inequality bounds: a letter (`x`, `x_1`), a function value (`f(x)`) or a Greek letter
+# (`\theta`), not an expression (`0<2x<1` bounds 2x, not x) nor a constant (`\pi`).
+_NAME = r"(?:[a-zA-Z](?:_\{?\w+\}?)?(?:\([a-z]\))?|\\(?!(?:pi|infty|e)(?![a-z]))[a-z]+)"
+_TWO_SIDED_RE = re.compile(rf"^{_BOUND}{_REL} ?{_NAME}{_REL}{_BOUND}$")
+_TWO_SIDED_DOWN_RE = re.compile(rf"^{_BOUND}{_REL_DOWN} ?{_NAME}{_REL_DOWN}{_BOUND}$")
+_REVERSED_RE = re.compile(rf"^([^<>=a-zA-Z\\]+)(<|>|\\le|\\ge|\\neq) ?({_NAME})$")
+_LOWER_RE = re.compile(rf"^{_NAME}(>=|>|\\geq?){_BOUND}$")
+_UPPER_RE = re.compile(rf"^{_NAME}{_REL}{_BOUND}$")
+_NOT_EQUAL_RE = re.compile(rf"^{_NAME}\\neq ?([^<>=,]+)$")
+_WORD_LETTER_RE = re.compile(r"[a-zA-Z]")
 
 
 def _inequality_as_interval(text: str) -> str | None:
-    r"""`a<x\le b` -> `(a,b]`, `x>a` -> `(a,\infty)`, `x\le b` -> `(-\infty,b]`; else None."""
+    r"""`a<x\le b` -> `(a,b]`, `x>a` -> `(a,\infty)`, `x\le b` -> `(-\infty,b]`,
+    `x\neq a` -> `(-\infty,a)\cup(a,\infty)`; the bounded name may be `f(x)`; else None."""
     if match := _REVERSED_RE.match(text):  # `3 \ge x` is `x \le 3`
         bound, rel, name = match.groups()
         text = f"{name}{_FLIPPED.get(rel, rel)}{bound}"
+    if match := _TWO_SIDED_DOWN_RE.match(text):  # `b > x \ge a` is `a \le x < b`
+        high, rel_high, rel_low, low = match.groups()
+        return f"{_LOWER[_DOWN[rel_low]]}{low},{high}{_UPPER[_DOWN[rel_high]]}"
     if match := _TWO_SIDED_RE.match(text):
         low, rel_low, rel_high, high = match.groups()
         return f"{_LOWER[rel_low]}{low},{high}{_UPPER[rel_high]}"
+    if (match := _NOT_EQUAL_RE.match(text)) and not _WORD_LETTER_RE.search(
+        _COMMAND_RE.sub("", match.group(1))
+    ):  # `x \neq 3`, not `a \neq b` (two unknowns: compared as a relation)
+        value = match.group(1)
+        return f"(-\\infty,{value})\\cup({value},\\infty)"
     if match := _LOWER_RE.match(text):
         rel, low = match.groups()
         return f"{'(' if rel == '>' else '['}{low},\\infty)"
@@ -185,12 +202,13 @@ def _inequalities_as_intervals(text: str) -> str:
     return text
 
 
-_RELATION_RE = re.compile(r"\\(?:leq?|geq?)(?![a-zA-Z])|<=|>=|<|>")
-_FLIPPED = {"<": ">", ">": "<", "\\le": "\\ge", "\\ge": "\\le"}
+_RELATION_RE = re.compile(r"\\(?:leq?|geq?|neq)(?![a-zA-Z])|<=|>=|<|>")
+_FLIPPED = {"<": ">", ">": "<", "\\le": "\\ge", "\\ge": "\\le", "\\neq": "\\neq"}
 
 
 def _relation(text: str) -> tuple[str, str, str] | None:
-    """One inequality between expressions, `(op, smaller side, larger side)` with op `<` or `\\le`."""
+    """One inequality between expressions, `(op, smaller side, larger side)` with op `<` or `\\le`
+    (`\\neq`: its two sides as written)."""
     found = _RELATION_RE.findall(text)
     if len(found) != 1:
         return None
@@ -198,7 +216,7 @@ def _relation(text: str) -> tuple[str, str, str] | None:
     if not lhs or not rhs or "," in text:
         return None
     op = {"<=": "\\le", ">=": "\\ge", "\\leq": "\\le", "\\geq": "\\ge"}.get(found[0], found[0])
-    return (op, lhs, rhs) if op in ("<", "\\le") else (_FLIPPED[op], rhs, lhs)
+    return (op, lhs, rhs) if op in ("<", "\\le", "\\neq") else (_FLIPPED[op], rhs, lhs)
 
 
 def _fingerprint(item: str, deadline: float) -> Any:
@@ -319,13 +337,22 @@ def _equal(a: str, b: str, deadline: float) -> bool:
         return True
     if not a or not b:
         return False
-    if any(op in a + b for op in "<>") or "\\le" in a + b or "\\ge" in a + b:
+    if any(op in a + b for op in ("<", ">", "\\le", "\\ge", "\\neq")):
         a, b = _inequalities_as_intervals(a), _inequalities_as_intervals(b)
         ra, rb = _relation(a), _relation(b)
         if ra is not None and rb is not None:  # `s^2 \\le 8r^2` and `s^2 \\le 8\\cdot r^2`
+            if ra[0] != rb[0]:
+                return False
+            if _equal(ra[1], rb[1], deadline) and _equal(ra[2], rb[2], deadline):
+                return True
+            # `a \\neq b` is `b \\neq a`
             return (
-                ra[0] == rb[0] and _equal(ra[1], rb[1], deadline) and _equal(ra[2], rb[2], deadline)
+                ra[0] == "\\neq"
+                and _equal(ra[1], rb[2], deadline)
+                and _equal(ra[2], rb[1], deadline)
             )
+        if ra is not None or rb is not None:
+            return False  # one relation against anything else (`x \\neq 3` against `3`)
     sa, sb = structure(a), structure(b)
     if (sa[0] == "eq") != (sb[0] == "eq"):
         # `x = 5` against `5`, `(x, y) = (1, 2)` against `(1, 2)`: compare the value.
@@ -581,7 +608,15 @@ def is_equiv(ground_truth: str, candidate: str) -> bool:
     deadline = time.perf_counter() + BUDGET_S
     _WORK.chars = 0
     try:
-        return _equal(a, b, deadline)
+        if _equal(a, b, deadline):
+            return True
+        # A bare `81,256` is a number, but against a list it may be that list (normalize docstring).
+        for answer, other in ((ground_truth, b), (candidate, a)):
+            reading = normalize.list_reading(answer)
+            if reading is not None and structure(other)[0] in ("list", "set"):
+                if _equal(reading, other, deadline):
+                    return True
+        return False
     except latex_parser.DeadlineExceeded:
         _STATS["timeouts"] += 1
     except latex_parser.GuardError:

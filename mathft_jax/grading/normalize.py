@@ -5,6 +5,23 @@ degrees, percent and dollar signs, thousands separators, `x =` prefixes, unicode
 plain numbers as one reduced fraction key (`0.5`, `\\frac12`, `1/2` -> `1/2`). Equal canonical forms
 imply `is_equiv`, so evaluation clusters on it before any symbolic comparison. Every step is a linear
 regex or a bounded scan; inputs longer than `MAX_CANONICAL_CHARS` are only stripped.
+
+Commas. A comma marked as a thousands separator (`40,\\!000`, `40{,}000`) always is one. A comma
+next to whitespace (`81, 256`, `45^\\circ, 135^\\circ`: units and degrees dropped before a comma
+leave a space) never is: it separates list items, and each item may itself be a bare thousands
+number (`1,000, 2,000` lists 1000 and 2000). A list whose plain joining would read as one number
+(`81, 256`) is written with `;` (`81;256`) so that it stays a list. A bare `ddd,ddd` (the whole
+answer `-?[1-9]\\d{0,2}(,\\d{3})+(.\\d+)?`, no spaces) is a number: `40,000` is 40000, `1,234,567` is
+1234567. It is ambiguous with a list of integers (MATH golds such as `70,110`), so `list_reading`
+gives that other reading when no group after the first starts with 0 (`81,256` -> `81;256`;
+`40,000` and `2,025` have none) and `is_equiv` also tries it, on either side, against an answer
+that is itself a list or set: `81,256` equals `256, 81` and `81256`, not `456,123` against
+`123,456`.
+
+Double escaping. Text escaped twice (`\\\\frac{1}{2}`, JSON inside JSON) is read once unescaped when
+it is so uniformly: every run of backslashes has even length and one of them starts a command or
+an escaped brace. A singly escaped answer always has an odd run (`\\begin`, `\\frac`), so its `\\\\`
+row separators are left alone.
 """
 
 from __future__ import annotations
@@ -82,7 +99,7 @@ _UNICODE = {
 _UNICODE_RE = re.compile("|".join(re.escape(k) for k in _UNICODE))
 
 _UNIT_WORDS = (
-    "percent|square units|square feet|square inches|square meters|square centimeters|square cm|sq units|"
+    "percent|percentage|percentages|per cent|pct|square units|square feet|square inches|square meters|square centimeters|square cm|sq units|"
     "cubic units|cubic feet|cubic inches|cubic meters|cubic centimeters|units|unit|cm|mm|km|m|"
     "meters|meter|centimeters|inches|inch|feet|foot|ft|yards|yard|miles|mile|mph|hours|hour|"
     "minutes|minute|seconds|second|days|day|weeks|week|years|year|degrees|degree|dollars|dollar|"
@@ -100,6 +117,8 @@ _TEXT_WRAP_RE = re.compile(
     r"\\(?:text|textbf|textit|textrm|textnormal|textsf|mbox|mathrm|mathbf|mathit|operatorname)\s*\{([^{}]*)\}"
 )
 _BARE_UNIT_RE = re.compile(r"(?<=[\d})])\s+(?:" + _UNIT_WORDS + r")(?:\^\{?[23]\}?)?\s*$")
+# `135 degrees, 45 degrees`: a unit word before a list comma (left as a space before the comma).
+_LISTED_UNIT_RE = re.compile(r"(?<=\d)\s+(?:" + _UNIT_WORDS + r")(?:\^\{?[23]\}?)?(?=\s*,)")
 # `12cm`: glued to a number, only units of two letters or more (`4s` may be 4 times s).
 _GLUED_UNIT_RE = re.compile(
     r"(?<=\d)(?:"
@@ -125,7 +144,15 @@ _SHORT_FRAC_RE = re.compile(r"\\frac\s*(\d)\s*(\d)")
 _SHORT_FRAC_BRACE_RE = re.compile(r"\\frac\s*\{([^{}]*)\}\s*(\d)")
 _SHORT_FRAC_FIRST_RE = re.compile(r"\\frac\s*(\d)\s*\{")
 _SHORT_SQRT_RE = re.compile(r"\\sqrt\s*(\d+|[a-zA-Z])")
-_THOUSANDS_RE = re.compile(r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$", re.ASCII)
+_THOUSANDS_RE = re.compile(r"^-?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d+)?$", re.ASCII)
+_LIST_READING_RE = re.compile(r"^-?[1-9]\d{0,2}(?:,[1-9]\d\d)+$", re.ASCII)
+# A comma next to whitespace between two digits: a list separator (see the module docstring).
+_SPACED_COMMA_RE = re.compile(r"(?<=\d)(?:\s+,\s*|,\s+)(?=-?\d)", re.ASCII)
+_SEPARATOR = "\x01"  # stands for a spaced comma until the thousands step
+_BACKSLASH_RUN_RE = re.compile(r"\\+")
+_ESCAPED_COMMAND_RE = re.compile(r"(?<!\\)(?:\\\\)+(?:[a-zA-Z{}%$,;:!])")
+# `\ne`, `\not=`, `!=` (not after a digit or a bracket, where `!` is a factorial: `5!=120`).
+_NEQ_RE = re.compile(r"\\ne(?![a-zA-Z])|\\not\s*=|(?<=\s)!=|(?<![\d)}\]!\s\\])!=")
 _MIXED_NUMBER_RE = re.compile(r"^(-?)(\d+)\\frac\{(\d+)\}\{(\d+)\}$", re.ASCII)
 _LOG_BASE_RE = re.compile(r"\\log_(\d)")
 _VAR_PREFIX_RE = re.compile(
@@ -156,7 +183,8 @@ _CONNECTIVE_RE = re.compile(r"(?:(?<=[\w})\]])\s+|,\s*)(?:or|and)\s+(?=[-\w\\({\
 _ASCII_MIXED_RE = re.compile(r"^(-?\d+)\s+(\d+)/(\d+)$", re.ASCII)
 _REPEATING_RE = re.compile(r"^(-?)(\d*)\.(\d*)\\overline\{(\d{1,20})\}$", re.ASCII)
 _COMMAND_SPACE_RE = re.compile(r"(\\[a-zA-Z]+)\s+(?=[a-zA-Z])")
-_SET_MEMBER_RE = re.compile(r"^[a-zA-Z]\\in(?![a-zA-Z])")
+_SET_MEMBER_RE = re.compile(r"^[a-zA-Z](?:\([a-z]\))?\\in(?![a-zA-Z])")  # `x \in`, `f(x) \in`
+_PERCENT_RE = re.compile(r"\\?%|\\percent(?![a-zA-Z])")
 _PLAIN_NUMBER_RE = re.compile(r"^(-?)(\d*\.?\d+)(?:e([-+]?\d{1,4}))?$", re.IGNORECASE | re.ASCII)
 _PLAIN_FRACTION_RE = re.compile(
     r"^(-?)(?:\\frac\{(-?\d+)\}\{(-?\d+)\}|\(?(-?\d+)/(-?\d+)\)?)$", re.ASCII
@@ -201,7 +229,7 @@ def _over(match: re.Match) -> str:
 
 
 def _strip_text(text: str) -> str:
-    text = _TEXT_UNIT_RE.sub("", text)
+    text = _TEXT_UNIT_RE.sub(" ", text)  # a space: `45\text{ cm},135\text{ cm}` stays a list
     for _ in range(3):  # nested wrappers such as \textbf{\text{..}}; bounded
         new = _TEXT_WRAP_RE.sub(r"\1", text)
         if new == text:
@@ -258,19 +286,73 @@ def clear_canonical_cache() -> None:
     _canonical_form.cache_clear()
 
 
+def list_reading(answer: str) -> str | None:
+    """The list reading of a bare `ddd,ddd` answer (`81,256` -> `81;256`), which `canonical_form`
+    reads as one number; None for any other answer (see the module docstring)."""
+    if not isinstance(answer, str) or len(answer) > MAX_CANONICAL_CHARS:
+        return None
+    return _list_reading(answer)
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _list_reading(answer: str) -> str | None:
+    text = _before_thousands(answer.strip())
+    if _SEPARATOR not in text and _LIST_READING_RE.match(text):
+        return text.replace(",", ";")
+    return None
+
+
+def _undouble_backslashes(text: str) -> str:
+    """`\\\\frac{1}{2}` -> `\\frac{1}{2}` when the whole text is uniformly double-escaped."""
+    for _ in range(2):  # escaped twice or three times over; bounded
+        if "\\\\" not in text or not _ESCAPED_COMMAND_RE.search(text):
+            break
+        if any(len(run) % 2 for run in _BACKSLASH_RUN_RE.findall(text)):
+            break
+        text = _BACKSLASH_RUN_RE.sub(lambda m: m.group(0)[: len(m.group(0)) // 2], text)
+    return text
+
+
+def _resolve_separators(text: str) -> str:
+    """Spaced commas (marked `_SEPARATOR`) separate items; a bare thousands number inside an item
+    is a number; a list that would read as one number when joined by `,` is joined by `;`."""
+    items = text.split(_SEPARATOR)
+    items = [item.replace(",", "") if _THOUSANDS_RE.match(item) else item for item in items]
+    joined = ",".join(items)
+    return ";".join(items) if _THOUSANDS_RE.match(joined) else joined
+
+
 @functools.lru_cache(maxsize=1 << 16)
 def _canonical_form(answer: str) -> str:
     text = answer.strip()
     if len(text) > MAX_CANONICAL_CHARS:
         return text
+    text = _before_thousands(text)
+    if _SEPARATOR in text:
+        text = _resolve_separators(text)
+    elif _THOUSANDS_RE.match(text):
+        text = text.replace(",", "")
+    text = _WRAPPED_MATRIX_RE.sub(r"\1", text)  # `\left[\begin{array}..\end{array}\right]`
+    if text.startswith("+"):
+        text = text[1:]
+    if text.startswith("{") and text.endswith("}") and text.count("{") == 1:
+        text = text[1:-1]
+    key = number_key(text)
+    return key if key is not None else text
+
+
+def _before_thousands(text: str) -> str:
+    """The canonical steps before thousands separators are read (`text` stripped, not too long)."""
     text = _CONTROL_RE.sub("", text)
+    text = _undouble_backslashes(text)
     text = _replace_unicode(text)
+    text = _NEQ_RE.sub(r"\\neq ", text)  # `\ne`, `\not=`, `!=` (and `≠`, by now `\ne`)
     text = _ASCII_MIXED_RE.sub(r"\1\\frac{\2}{\3}", text)  # `2 1/2` is the mixed number 5/2
     text = text.replace("\\$", "").replace("$", "")
     for _ in range(3):  # `\boxed{\boxed{5}}`; bounded
         text = _BOXED_RE.sub(r"\1", text)
     text = text.replace("\\langle", "(").replace("\\rangle", ")")
-    text = text.replace("\\%", "").replace("%", "")
+    text = _PERCENT_RE.sub("", text)
     text = _MARKED_THOUSANDS_RE.sub(r"\1", text)  # `5,\!525` inside a larger answer
     text = _SPACING_RE.sub(" ", text)
     text = _FRAC_ALIAS_RE.sub(r"\\frac", text)
@@ -278,17 +360,19 @@ def _canonical_form(answer: str) -> str:
     text = _LEQ_RE.sub(lambda m: "\\" + m.group(1) + " ", text)  # `\leq`, `\leqslant` -> `\le`
     text = _LT_GT_RE.sub(lambda m: "<" if m.group(1) == "l" else ">", text)
     text = _LOG_BASE_RE.sub(r"\\log_{\1}", text)
-    text = _DEGREE_RE.sub("", text)
+    text = _DEGREE_RE.sub(" ", text)  # a space: `45^\circ,135^\circ` stays a list
     text = _REALS_RE.sub(r"(-\\infty,\\infty)", text)
     text = _EMPTY_SET_RE.sub(r"\\emptyset ", text)
     text = _TRAILING_TEXT_RE.sub("", text)
-    text = _TEXT_CONNECTIVE_RE.sub(",", text)
+    text = _TEXT_CONNECTIVE_RE.sub(", ", text)  # spaced: a list comma, not a thousands one
     text = _strip_text(text)
-    text = _CONNECTIVE_RE.sub(",", text)  # `1 or 2`, `x=1 and x=2`: a list
+    text = _CONNECTIVE_RE.sub(", ", text)  # `1 or 2`, `x=1 and x=2`: a list
+    text = _LISTED_UNIT_RE.sub(" ", text)
     text = _BARE_UNIT_RE.sub("", text.strip())
     text = _GLUED_UNIT_RE.sub("", text)
     text = text.replace("{,}", ",").replace("\\dots", "\\ldots").replace("\\cdots", "\\ldots")
     text = text.strip().rstrip(".").strip()
+    text = _SPACED_COMMA_RE.sub(_SEPARATOR, text)  # list commas, never thousands separators
     # Spaces go, except one that keeps a command apart from a following letter (`\sec x`).
     text = _COMMAND_SPACE_RE.sub("\\1\x00", text)
     text = re.sub(r"\s+", "", text).replace("\x00", " ")
@@ -306,12 +390,4 @@ def _canonical_form(answer: str) -> str:
         # `x=5` -> `5`, but an equation such as `y=2x+3` stays one (its right side has variables).
         if match and not re.search(r"[a-zA-Z]", _COMMAND_RE.sub("", text[match.end() :])):
             text = text[match.end() :]
-    if _THOUSANDS_RE.match(text):
-        text = text.replace(",", "")
-    text = _WRAPPED_MATRIX_RE.sub(r"\1", text)  # `\left[\begin{array}..\end{array}\right]`
-    if text.startswith("+"):
-        text = text[1:]
-    if text.startswith("{") and text.endswith("}") and text.count("{") == 1:
-        text = text[1:-1]
-    key = number_key(text)
-    return key if key is not None else text
+    return text

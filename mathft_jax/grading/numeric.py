@@ -1,5 +1,8 @@
 """Guarded evaluation of parsed answers: exact rationals first, then 40-digit mpmath floats.
 
+One visitor (`Evaluator`) walks the tree; the arithmetic it computes in is a parameter:
+`EXACT` (`ExactArithmetic`, Python `Fraction`s) or `FLOAT` (`FloatArithmetic`, 40-digit mpmath).
+
 Every value is bounded so no answer can blow up: exponents, factorials, binomials, function
 arguments, magnitudes and exact-integer sizes, with a wall-clock deadline checked at every node
 (cooperative, so it works off the main thread). A violated bound raises `GuardError` (or
@@ -58,9 +61,12 @@ def _check(value: Any) -> Any:
 
 
 class Evaluator:
-    """Evaluates a tree at a point (`env` maps symbol names to values) under a deadline."""
+    """Evaluates a tree at a point (`env` maps symbol names to values) under a deadline, in the
+    values and operations of `arithmetic` (`FLOAT`: 40-digit mpmath; `EXACT`: rationals). One
+    visitor for both, so the two evaluators cannot drift apart on the tree's shape."""
 
-    def __init__(self, env: dict[str, Any], deadline: float):
+    def __init__(self, arithmetic: Any, env: dict[str, Any], deadline: float):
+        self.arithmetic = arithmetic
         self.env = env
         self.deadline = deadline
 
@@ -68,40 +74,48 @@ class Evaluator:
         if time.perf_counter() > self.deadline:
             raise DeadlineExceeded("grading deadline exceeded")
         kind = node[0]
+        arithmetic = self.arithmetic
         if kind == "num":
-            if _decimal_exponent(node[1]) > MAX_LOG10_MAGNITUDE:
-                raise GuardError("number out of range")
-            return MP.mpf(node[1])
+            if _decimal_exponent(node[1]) > arithmetic.max_decimal_exponent:
+                raise arithmetic.number_too_large("number out of range")
+            return arithmetic.number(node[1])
         if kind == "sym":
-            return self.symbol(node[1])
+            return arithmetic.symbol(node[1], self.env)
         if kind == "add":
-            return _check(MP.fsum([self(child) for child in node[1]]))
+            return arithmetic.add([self(child) for child in node[1]])
         if kind == "mul":
-            result = MP.mpf(1)
+            check = arithmetic.check
+            result = arithmetic.one
             for child in node[1]:
-                result = _check(result * self(child))
+                result = check(result * self(child))
             return result
         if kind == "neg":
             return -self(node[1])
         if kind == "div":
             num, den = self(node[1]), self(node[2])
-            if den == 0:
-                raise GuardError("division by zero")
-            return _check(num / den)
+            return arithmetic.divide(num, den)
         if kind == "pow":
-            return self.power(node)
+            base = self(node[1])
+            return arithmetic.power(base, self(node[2]))
         if kind == "fact":
-            value = self(node[1])
-            if MP.im(value) != 0 or value < 0 or value != MP.floor(value.real):
-                raise GuardError("factorial of a non-natural number")
-            if value > MAX_FACTORIAL:
-                raise GuardError("factorial too large")
-            return MP.factorial(value)
+            return arithmetic.factorial(self(node[1]))
         if kind == "fn":
-            return self.function(node[1], [self(arg) for arg in node[2]])
-        raise ParseError(f"unknown node {kind}")
+            return arithmetic.function(node[1], [self(arg) for arg in node[2]])
+        raise arithmetic.unknown_node(f"unknown node {kind}")
 
-    def symbol(self, name: str) -> Any:
+
+class FloatArithmetic:
+    """40-digit mpmath values; a violated bound raises GuardError."""
+
+    one = MP.mpf(1)
+    number = MP.mpf  # of a numeral whose decimal exponent is at most `max_decimal_exponent`
+    max_decimal_exponent = MAX_LOG10_MAGNITUDE
+    number_too_large = GuardError
+    unknown_node = ParseError
+    check = staticmethod(_check)
+
+    @staticmethod
+    def symbol(name: str, env: dict[str, Any]) -> Any:
         if name == "\\pi":
             return +MP.pi
         if name in ("\\e", "e"):
@@ -110,13 +124,30 @@ class Evaluator:
             return MP.mpc(0, 1)
         if name == "\\inf":
             return MP.inf
-        if name not in self.env:
+        if name not in env:
             raise GuardError(f"no value for symbol {name}")
-        return self.env[name]
+        return env[name]
 
-    def power(self, node: Node) -> Any:
-        base = self(node[1])
-        exponent = self(node[2])
+    @staticmethod
+    def add(values: list[Any]) -> Any:
+        return _check(MP.fsum(values))
+
+    @staticmethod
+    def divide(num: Any, den: Any) -> Any:
+        if den == 0:
+            raise GuardError("division by zero")
+        return _check(num / den)
+
+    @staticmethod
+    def factorial(value: Any) -> Any:
+        if MP.im(value) != 0 or value < 0 or value != MP.floor(value.real):
+            raise GuardError("factorial of a non-natural number")
+        if value > MAX_FACTORIAL:
+            raise GuardError("factorial too large")
+        return MP.factorial(value)
+
+    @staticmethod
+    def power(base: Any, exponent: Any) -> Any:
         if base in (0, 1) and exponent != 0:
             return base if base == 1 or MP.re(exponent) > 0 else MP.inf
         if abs(exponent) > MAX_EXPONENT:
@@ -132,7 +163,8 @@ class Evaluator:
                 return -((-base) ** exponent)
         return _check(MP.power(base, exponent))
 
-    def function(self, name: str, args: list[Any]) -> Any:
+    @staticmethod
+    def function(name: str, args: list[Any]) -> Any:
         if name == "binom":
             n, k = args
             if abs(n) > MAX_FACTORIAL or abs(k) > MAX_FACTORIAL:
@@ -152,10 +184,13 @@ class Evaluator:
         return _check(FUNCTIONS[name](arg))
 
 
+FLOAT = FloatArithmetic()
+
+
 def evaluate(tree: Node, env: dict[str, Any], deadline: float) -> Any:
     """The value of `tree` at `env`, at `PRECISION_DPS` digits; GuardError on any bound."""
     try:
-        return Evaluator(env, deadline)(tree)
+        return Evaluator(FLOAT, env, deadline)(tree)
     except (ZeroDivisionError, OverflowError, ValueError, TypeError) as err:
         if isinstance(err, GuardError):
             raise
@@ -183,54 +218,43 @@ def _exact_check(value: Fraction) -> Fraction:
     return value
 
 
-class ExactEvaluator:
-    """Evaluates a tree in exact rationals, so that `3^{100}` and `3^{100}+1` differ even though
-    they agree to 40 digits. Raises NotExact where the value may be irrational or huge."""
+class ExactArithmetic:
+    """Exact rationals, so that `3^{100}` and `3^{100}+1` differ even though they agree to 40
+    digits. Raises NotExact where the value may be irrational, ExactTooLarge where it may be huge."""
 
-    def __init__(self, env: dict[str, Fraction], deadline: float):
-        self.env = env
-        self.deadline = deadline
+    one = Fraction(1)
+    number = Fraction
+    max_decimal_exponent = 1_000
+    number_too_large = ExactTooLarge
+    unknown_node = NotExact
+    check = staticmethod(_exact_check)
 
-    def __call__(self, node: Node) -> Fraction:
-        if time.perf_counter() > self.deadline:
-            raise DeadlineExceeded("grading deadline exceeded")
-        kind = node[0]
-        if kind == "num":
-            if _decimal_exponent(node[1]) > 1_000:
-                raise ExactTooLarge("decimal exponent too large for exact arithmetic")
-            return Fraction(node[1])
-        if kind == "sym":
-            if node[1] not in self.env:
-                raise NotExact(f"{node[1]} is not a rational")
-            return self.env[node[1]]
-        if kind == "add":
-            return _exact_check(sum((self(child) for child in node[1]), Fraction(0)))
-        if kind == "mul":
-            result = Fraction(1)
-            for child in node[1]:
-                result = _exact_check(result * self(child))
-            return result
-        if kind == "neg":
-            return -self(node[1])
-        if kind == "div":
-            num, den = self(node[1]), self(node[2])
-            if den == 0:
-                raise NotExact("division by zero")
-            return _exact_check(num / den)
-        if kind == "pow":
-            return self.power(self(node[1]), self(node[2]))
-        if kind == "fact":
-            value = self(node[1])
-            if value.denominator != 1 or value < 0:
-                raise NotExact("factorial outside the naturals")
-            if value > 2_000:
-                raise ExactTooLarge("factorial above 2000!")
-            return Fraction(math.factorial(int(value)))
-        if kind == "fn":
-            return self.function(node[1], [self(arg) for arg in node[2]])
-        raise NotExact(f"node {kind}")
+    @staticmethod
+    def symbol(name: str, env: dict[str, Fraction]) -> Fraction:
+        if name not in env:
+            raise NotExact(f"{name} is not a rational")
+        return env[name]
 
-    def power(self, base: Fraction, exponent: Fraction) -> Fraction:
+    @staticmethod
+    def add(values: list[Fraction]) -> Fraction:
+        return _exact_check(sum(values, Fraction(0)))
+
+    @staticmethod
+    def divide(num: Fraction, den: Fraction) -> Fraction:
+        if den == 0:
+            raise NotExact("division by zero")
+        return _exact_check(num / den)
+
+    @staticmethod
+    def factorial(value: Fraction) -> Fraction:
+        if value.denominator != 1 or value < 0:
+            raise NotExact("factorial outside the naturals")
+        if value > 2_000:
+            raise ExactTooLarge("factorial above 2000!")
+        return Fraction(math.factorial(int(value)))
+
+    @staticmethod
+    def power(base: Fraction, exponent: Fraction) -> Fraction:
         if exponent.denominator != 1:
             raise NotExact("fractional power")
         bits = max(base.numerator.bit_length(), base.denominator.bit_length())
@@ -240,7 +264,8 @@ class ExactEvaluator:
             raise NotExact("division by zero")
         return base ** int(exponent)
 
-    def function(self, name: str, args: list[Fraction]) -> Fraction:
+    @staticmethod
+    def function(name: str, args: list[Fraction]) -> Fraction:
         if name == "abs":
             return abs(args[0])
         if name == "lfloor":
@@ -263,6 +288,9 @@ class ExactEvaluator:
         raise NotExact(f"{name} is not exact here")
 
 
+EXACT = ExactArithmetic()
+
+
 def evaluate_exact(tree: Node, env: dict[str, Fraction], deadline: float) -> Fraction:
     """The exact rational value of `tree` at `env`; NotExact when there is none at hand."""
-    return ExactEvaluator(env, deadline)(tree)
+    return Evaluator(EXACT, env, deadline)(tree)

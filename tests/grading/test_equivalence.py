@@ -52,6 +52,12 @@ test_mixed_numbers = _category_test("mixed_numbers")
 test_scientific = _category_test("scientific")
 test_expressions = _category_test("expressions")
 test_unicode = _category_test("unicode")
+test_list_commas = _category_test("list_commas")
+test_double_escaped = _category_test("double_escaped")
+test_not_equal = _category_test("not_equal")
+test_two_sided_inequalities = _category_test("two_sided_inequalities")
+test_percent_words = _category_test("percent_words")
+test_degree_lists = _category_test("degree_lists")
 
 
 def test_every_category_is_tested() -> None:

@@ -4,7 +4,8 @@ r"""Evaluate a candidates file: grade, cluster, and report Pass@1/Pass@N/MajK@N/
         [--n 1,2,4,...] [--k 1,2,4] [--reextract] [--num_subsets 100] [--subset_seed 0] [--workers 1]
 
 Writes DIR/metrics.json, DIR/metrics.md and DIR/metrics_vs_n.png. The logic lives in
-`mathft_jax.evaluation` (candidates, clustering, grade, metrics, summary, report).
+`mathft_jax.candidates` (the file) and `mathft_jax.evaluation` (clustering, grade, metrics,
+summary, report).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from collections.abc import Sequence
 
 from absl import app, flags, logging
 
-from mathft_jax.evaluation import candidates, grade, report, summary
+from mathft_jax import candidates
+from mathft_jax.evaluation import grade, report, summary
 
 _CANDIDATES = flags.DEFINE_string("candidates", None, "Candidates JSON-lines file.", required=True)
 _OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Where the reports go.", required=True)

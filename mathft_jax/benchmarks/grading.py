@@ -33,9 +33,9 @@ from collections.abc import Callable, Sequence
 from absl import app, flags
 
 from mathft_jax.benchmarks.machine import timed
-from mathft_jax.evaluation.candidates import Candidates, iter_candidates
+from mathft_jax.candidates import Candidates, iter_candidates, sample_answers
 from mathft_jax.evaluation.clustering import naive_cluster_answers
-from mathft_jax.evaluation.grade import Grader, grade_problem, sample_answers
+from mathft_jax.evaluation.grade import Grader, grade_problem
 from mathft_jax.grading import clear_caches
 
 

@@ -1,11 +1,15 @@
-"""MATH, PRM800K and candidate-pool tasks (registered on import of `tasks`).
+"""MATH, PRM800K and candidate-pool tasks.
 
-Data locations come from gin or the environment (`paths.py`); nothing is read until a task's split
+`register_math_tasks()` (called from `tasks.register_builtin_tasks`) registers the built-in ones;
+`register_verifier_tasks(prefix, candidates_path)` the tasks of a sampled pool. Data locations come from gin or the environment (`paths.py`); nothing is read until a task's split
 is asked for. PRM800K problems are matched to MATH ids by problem text (whitespace collapsed), so the Lightman
 split holds for them too: MATH-500 problems never reach training; unmatched samples are left out
-and counted.
+and counted. PRM800K samples are labelled here (`label_prm800k`: answer equivalent to the ground
+truth), a pool's samples by `mathft_jax.candidates.label_samples` (`labelled_candidates`); the
+readers only read.
 """
 
+import dataclasses
 import functools
 import hashlib
 import logging
@@ -13,6 +17,7 @@ import pathlib
 
 import gin
 
+from mathft_jax import candidates, paths_io
 from mathft_jax.data import paths, problems, prompts, readers, verifier_data
 from mathft_jax.data.registry import (
     PAIR_GROUPS,
@@ -21,6 +26,7 @@ from mathft_jax.data.registry import (
     register_mixture,
     register_task,
 )
+from mathft_jax.grading import is_equiv_many
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +54,17 @@ def prm800k_files(
     return files
 
 
+def label_prm800k(samples: list[readers.PRMSample], workers: int = 2) -> list[readers.PRMSample]:
+    """Marks each sample correct when its answer is equivalent to the ground truth (a sample
+    without an answer is incorrect); `grading.is_equiv_many` in `workers` processes."""
+    todo = [i for i, s in enumerate(samples) if s.answer is not None]
+    verdicts = is_equiv_many([(samples[i].ground_truth, samples[i].answer) for i in todo], workers)
+    out = [dataclasses.replace(s, correct=False) for s in samples]
+    for i, ok in zip(todo, verdicts):
+        out[i] = dataclasses.replace(out[i], correct=bool(ok))
+    return out
+
+
 def _key(text: str) -> str:
     return " ".join(text.split())
 
@@ -62,7 +79,7 @@ def _prm800k_by_split(files: tuple[pathlib.Path, ...], data_dir: str) -> dict[st
     grouped: dict[str, list] = {"train": [], "validation": [], "test": []}
     unmatched = 0
     for file in files:
-        for sample in readers.read_prm800k(file, on_error=paths.on_bad_input()):
+        for sample in label_prm800k(readers.read_prm800k(file, on_error=paths.on_bad_input())):
             found = split_of.get(_key(sample.problem))
             if found is None:  # cannot prove it is not a MATH-500 problem: leave it out, counted
                 unmatched += 1
@@ -89,7 +106,7 @@ def _math_ssft_prm800k(split: str) -> list[TextExample]:
     return out
 
 
-def _prm_graded(split: str) -> list[verifier_data.GradedProblem]:
+def _prm_labelled(split: str) -> list[verifier_data.LabelledSolutions]:
     by_id: dict[str, tuple[str, list, list]] = {}
     unfinished = 0
     for uid, s in _prm_samples(split):
@@ -108,10 +125,37 @@ def _prm_graded(split: str) -> list[verifier_data.GradedProblem]:
             split,
             unfinished,
         )
-    return [verifier_data.GradedProblem(u, p, tuple(g), tuple(b)) for u, (p, g, b) in by_id.items()]
+    return [
+        verifier_data.LabelledSolutions(u, p, tuple(g), tuple(b)) for u, (p, g, b) in by_id.items()
+    ]
 
 
 # --------------------------------------------------------------------------- candidate pools
+
+
+def labelled_candidates(
+    path: paths_io.PathLike, workers: int = 2
+) -> list[verifier_data.LabelledSolutions]:
+    """A candidates file (local or gs://) -> one `LabelledSolutions` per row, samples deduplicated.
+
+    A sample's answer follows the evaluate job's rule (`candidates.sample_answers`: a recorded
+    answer wins, a null one is extracted); it is correct when equivalent to the row's answer
+    (`candidates.label_samples`, `workers` grading processes); no answer is incorrect.
+    """
+    rows = candidates.read_candidates(path)
+    labels = candidates.label_samples(rows, workers)
+    out = []
+    for row, row_labels in zip(rows, labels):
+        good, bad, seen = [], [], set()
+        for text, correct in zip(row.samples, row_labels):
+            if text in seen:
+                continue
+            seen.add(text)
+            (good if correct else bad).append(text)
+        out.append(
+            verifier_data.LabelledSolutions(row.unique_id, row.problem, tuple(good), tuple(bad))
+        )
+    return out
 
 
 def _pool_split(unique_id: str, validation_percent: int) -> str:
@@ -130,23 +174,24 @@ def register_verifier_tasks(
     balance_xent: bool = False,
 ) -> list[str]:
     """Registers `{prefix}_verifier_xent`, `{prefix}_verifier_pairs`, `{prefix}_contrastive_pairs`
-    from a candidates file (graded on first use); re-registering a prefix replaces the tasks.
+    from a candidates file (local or gs://; its samples are labelled on first use); re-registering
+    a prefix replaces the tasks.
 
     Problems are split by a hash of `unique_id`: `validation_percent`% validation, the rest train.
     `balance_xent`: the xent task's splits have equal correct/incorrect counts per problem
     (`verifier_data.xent_examples(balance=True)`), so its validation accuracy is a balanced one.
     Returns the registered names.
     """
-    path = pathlib.Path(candidates_path)
-    if not path.exists():
+    path = paths_io.normalize(candidates_path)
+    if not paths_io.exists(path):
         raise FileNotFoundError(f"register_verifier_tasks.candidates_path: {path} does not exist")
 
     @functools.lru_cache(maxsize=1)
-    def graded() -> tuple:
-        return tuple(readers.read_graded_candidates(path))
+    def labelled() -> tuple[verifier_data.LabelledSolutions, ...]:
+        return tuple(labelled_candidates(path))
 
-    def split_of(split: str) -> list[verifier_data.GradedProblem]:
-        return [g for g in graded() if _pool_split(g.unique_id, validation_percent) == split]
+    def split_of(split: str) -> list[verifier_data.LabelledSolutions]:
+        return [g for g in labelled() if _pool_split(g.unique_id, validation_percent) == split]
 
     names = [f"{prefix}_verifier_xent", f"{prefix}_verifier_pairs", f"{prefix}_contrastive_pairs"]
     splits = ("train", "validation")
@@ -187,18 +232,18 @@ def register_math_tasks() -> None:
     register_mixture("math_ssft_mix", ["math_ssft_human", "math_ssft_prm800k"])
     register_task(
         "math_verifier_xent",
-        lambda s: verifier_data.xent_examples(_prm_graded(s), prompts.verifier_words()),
+        lambda s: verifier_data.xent_examples(_prm_labelled(s), prompts.verifier_words()),
         splits=("train", "validation"),
     )
     register_task(
         "math_verifier_pairs",
-        lambda s: verifier_data.verifier_pair_examples(_prm_graded(s)),
+        lambda s: verifier_data.verifier_pair_examples(_prm_labelled(s)),
         groups=VERIFIER_PAIR_GROUPS,
         splits=("train", "validation"),
     )
     register_task(
         "math_contrastive_pairs",
-        lambda s: verifier_data.contrastive_pair_examples(_prm_graded(s)),
+        lambda s: verifier_data.contrastive_pair_examples(_prm_labelled(s)),
         groups=PAIR_GROUPS,
         splits=("train", "validation"),
     )

@@ -20,7 +20,7 @@ import numpy as np
 import seqio
 
 from mathft_jax.data import feature_converters as fc
-from mathft_jax.data import tasks, vocabularies
+from mathft_jax.data import registry, tasks, vocabularies
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,8 @@ def tokenize_split(task_name: str, split: str, vocabulary: seqio.Vocabulary) -> 
     Cached by task registration (a re-registered name is rebuilt), split, vocabulary and the gin
     config (which sets e.g. the synth sizes).
     """
-    task = tasks.get_task(task_name)
+    tasks.register_builtin_tasks()  # idempotent; pool tasks are registered by their caller
+    task = registry.get_task(task_name)
     key = (task, split, vocabularies.vocabulary_key(vocabulary), gin.config_str())
     if key not in _CACHE:
         eos = np.asarray([vocabulary.eos_id], np.int32)
@@ -52,7 +53,7 @@ def tokenize_split(task_name: str, split: str, vocabulary: seqio.Vocabulary) -> 
         for ex in task.examples(split):
             row = []
             for group in task.groups:
-                ik, tk = tasks.feature_keys(group)
+                ik, tk = registry.feature_keys(group)
                 inputs = np.asarray(vocabulary.encode(ex[ik]), np.int32)
                 targets = np.concatenate([np.asarray(vocabulary.encode(ex[tk]), np.int32), eos])
                 row.append((inputs, targets))
@@ -70,7 +71,7 @@ def clear_cache() -> None:
 
 def group_lengths(feature_lengths: dict[str, int], group: str) -> tuple[int, int]:
     """(inputs, targets) lengths of a group: `pos_inputs` etc. override the shared `inputs`."""
-    ik, tk = tasks.feature_keys(group)
+    ik, tk = registry.feature_keys(group)
     try:
         return feature_lengths.get(ik, feature_lengths["inputs"]), feature_lengths.get(
             tk, feature_lengths["targets"]

@@ -11,6 +11,8 @@ import functools
 import logging
 import os
 
+import gin
+
 from mathft_jax.data import paths, readers, splits, synthetic
 
 log = logging.getLogger(__name__)
@@ -25,6 +27,19 @@ class Problem:
     problem: str
     answer: str
     solution: str
+
+
+@gin.configurable
+def synth_problems(
+    split: str, num_train: int = 20000, num_eval: int = 500, seed: int = 0
+) -> list[synthetic.SynthExample]:
+    """The synth split; sizes and seed bind in gin (`synth_problems.num_train = ...`)."""
+    return _synth_cached(split, num_train if split == "train" else num_eval, seed)
+
+
+@functools.lru_cache(maxsize=16)
+def _synth_cached(split: str, size: int, seed: int) -> list[synthetic.SynthExample]:
+    return synthetic.generate(split, size, seed)
 
 
 @functools.lru_cache(maxsize=4)
@@ -48,16 +63,14 @@ def load_problems(
     Args:
       source: "math" (MATHFT_DATA_DIR or `data_dir`) or "synth" (built in, seeded).
       split: "train", "validation" or "test".
-      synth_seed, num_examples: for "synth", the generator seed and split size (default sizes
-        of `synthetic.DEFAULT_SIZES`); for "math", `num_examples` keeps the first n.
+      synth_seed, num_examples: for "synth", the generator seed and split size (default: the
+        gin-bound `synth_problems` split); for "math", `num_examples` keeps the first n.
     """
     if split not in ("train", "validation", "test"):
         raise ValueError(f'split must be "train", "validation" or "test", got {split!r}')
     if source == "synth":
         if num_examples is None:
-            from mathft_jax.data import tasks  # noqa: PLC0415 (gin-bound sizes, light import)
-
-            examples = tasks.synth_problems(split)
+            examples = synth_problems(split)
         else:
             examples = synthetic.generate(split, num_examples, synth_seed)
         return [Problem(e.unique_id, e.problem, e.answer, e.solution) for e in examples]

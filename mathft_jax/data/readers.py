@@ -1,5 +1,8 @@
-"""Readers: MATH (jsonl or the original release tree), PRM800K phase 1/2 lines, candidate pools.
+"""Readers: MATH (jsonl or the original release tree) and PRM800K phase 1/2 lines.
 
+Readers read: they parse, validate and extract final answers (`grading.extract_answer`), and never
+judge correctness (PRM800K samples are labelled by `math_tasks.label_prm800k`). Candidate pools are
+read by `mathft_jax.candidates`, the candidates file's own module.
 Bad input raises `DataFormatError` naming file and line; with `on_error="skip"` the line is skipped
 and counted in a `ReadReport` (logged), so nothing disappears silently. No TensorFlow or JAX import.
 """
@@ -13,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from mathft_jax.data import prompts
-from mathft_jax.grading import extract_answer, is_equiv_many
+from mathft_jax.grading import extract_answer
 
 log = logging.getLogger(__name__)
 MATH_FIELDS = ("problem", "level", "type", "solution")
@@ -187,7 +190,7 @@ def read_math(
 
 @dataclasses.dataclass(frozen=True)
 class PRMSample:
-    """One sampled solution of PRM800K, rebuilt from its steps, graded against the ground truth."""
+    """One sampled solution of PRM800K, rebuilt from its steps, with the problem's ground truth."""
 
     where: str
     problem: str
@@ -195,7 +198,7 @@ class PRMSample:
     solution: str  # steps joined by newlines, the `# Answer` section as `\boxed{...}`
     answer: str | None
     finish_reason: str | None
-    correct: bool = False
+    correct: bool | None = None  # None until labelled (`math_tasks.label_prm800k`)
 
 
 def _step_text(step: Any, where: str) -> tuple[str | None, bool]:
@@ -263,10 +266,8 @@ def read_prm800k(
     path: str | os.PathLike,
     on_error: str = "raise",
     report: ReadReport | None = None,
-    grade: bool = True,
-    workers: int = 2,
 ) -> list[PRMSample]:
-    """PRM800K phase 1/2 lines -> graded samples (`correct` = answer is_equiv ground truth)."""
+    """PRM800K phase 1/2 lines -> samples, not yet labelled (`math_tasks.label_prm800k`)."""
     path = pathlib.Path(path)
     report = report or ReadReport(str(path))
     out = []
@@ -278,49 +279,4 @@ def read_prm800k(
     report.read += len(out)
     report.missing_answer += [s.where for s in out if s.answer is None]
     report.log()
-    return grade_prm(out, workers) if grade else out
-
-
-def grade_prm(samples: list[PRMSample], workers: int = 2) -> list[PRMSample]:
-    """Marks each sample correct when its answer is equivalent to the ground truth."""
-    todo = [i for i, s in enumerate(samples) if s.answer is not None]
-    verdicts = is_equiv_many([(samples[i].ground_truth, samples[i].answer) for i in todo], workers)
-    out = list(samples)
-    for i, ok in zip(todo, verdicts):
-        out[i] = dataclasses.replace(out[i], correct=bool(ok))
-    return out
-
-
-# --------------------------------------------------------------------------- candidate pools
-
-
-def read_graded_candidates(path: str | os.PathLike, workers: int = 2) -> list:
-    """A candidates file (WORKSPACE.md format) -> `verifier_data.GradedProblem`s, samples deduplicated.
-
-    Sample answers come from `sample_answers` where given, else are extracted; correctness is
-    `is_equiv(answer, sample_answer)`.
-    """
-    from mathft_jax.data.verifier_data import GradedProblem  # noqa: PLC0415
-    from mathft_jax.evaluation.candidates import read_candidates  # noqa: PLC0415
-    from mathft_jax.evaluation.grade import sample_answers  # noqa: PLC0415
-
-    rows = read_candidates(path)
-    pairs, index = [], []
-    for r, row in enumerate(rows):
-        # The evaluate job's rule: a recorded answer wins, a null one is extracted from the text.
-        answers = sample_answers(row, extract_answer)
-        for s, ans in enumerate(answers):
-            if ans is not None:
-                pairs.append((row.answer, ans))
-                index.append((r, s))
-    verdicts = dict(zip(index, is_equiv_many(pairs, workers)))
-    out = []
-    for r, row in enumerate(rows):
-        good, bad, seen = [], [], set()
-        for s, text in enumerate(row.samples):
-            if text in seen:
-                continue
-            seen.add(text)
-            (good if verdicts.get((r, s), False) else bad).append(text)
-        out.append(GradedProblem(row.unique_id, row.problem, tuple(good), tuple(bad)))
     return out

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 import seqio
 import tensorflow as tf
 
-from mathft_jax.data import tasks, vocabularies
+from mathft_jax.data import registry, tasks, vocabularies
 
 _ARRAYS = (
     "decoder_target_tokens",
@@ -58,15 +58,16 @@ class DecoderOnlyFeatureConverter(seqio.PrefixLMFeatureConverter):
 
 def _dataset_fn(split: str, shuffle_files: bool, seed: int | None = None, *, name: str, keys):
     del shuffle_files, seed  # examples are built in memory, in a fixed order
-    examples = tasks.get_task(name).examples(split)
+    examples = registry.get_task(name).examples(split)
     return tf.data.Dataset.from_tensor_slices({k: [ex[k] for ex in examples] for k in keys})
 
 
 def register_seqio_task(name: str, vocabulary: seqio.Vocabulary | None = None) -> seqio.Task:
     """Registers (replacing) the registry task `name` with seqio; EOS is appended to targets."""
-    task = tasks.get_task(name)
+    tasks.register_builtin_tasks()
+    task = registry.get_task(name)
     vocabulary = vocabulary or vocabularies.get_vocabulary()
-    keys = [k for g in task.groups for k in tasks.feature_keys(g)]
+    keys = [k for g in task.groups for k in registry.feature_keys(g)]
     features = {
         k: seqio.Feature(vocabulary, add_eos=k.endswith("targets"), dtype=tf.int32) for k in keys
     }
@@ -83,8 +84,8 @@ def register_seqio_task(name: str, vocabulary: seqio.Vocabulary | None = None) -
 
 
 def register_all(vocabulary: seqio.Vocabulary | None = None) -> list[str]:
-    """Registers every registry task with seqio; returns the names."""
-    names = tasks.task_names()
+    """Registers every registry task (the built-in ones included) with seqio; returns the names."""
+    names = tasks.register_builtin_tasks()
     for name in names:
         register_seqio_task(name, vocabulary)
     return names

@@ -20,7 +20,7 @@ def length_table(
     task_name: str, split: str, vocabulary, feature_lengths: dict[str, int] | None = None
 ) -> list[str]:
     """The printed lines: a header, then one row per feature with count and percentiles."""
-    from mathft_jax.data import pipeline, tasks  # noqa: PLC0415 (pulls TensorFlow via seqio)
+    from mathft_jax.data import pipeline, registry  # noqa: PLC0415 (pulls TensorFlow via seqio)
 
     data = pipeline.tokenize_split(task_name, split, vocabulary)
     lines = [f"{task_name} / {split}: {len(data.examples)} examples"]
@@ -29,7 +29,7 @@ def length_table(
     )
     lines.append(head + ("  over_limit" if feature_lengths else ""))
     for k, group in enumerate(data.groups):
-        ik, tk = tasks.feature_keys(group)
+        ik, tk = registry.feature_keys(group)
         inputs = np.array([len(ex[k][0]) for ex in data.examples])
         targets = np.array([len(ex[k][1]) for ex in data.examples])
         total_key = f"{group}_total" if group else "total"
@@ -73,6 +73,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     if args.gin_file or args.gin_bindings:
         gin.parse_config_files_and_bindings(args.gin_file, args.gin_bindings, finalize_config=False)
+    tasks.register_builtin_tasks()
     vocabulary = vocabularies.get_vocabulary(args.vocab, args.vocab_path)
     lengths = _parse_lengths(args.feature_lengths) if args.feature_lengths else None
     print("\n".join(length_table(args.task, args.split, vocabulary, lengths)))

@@ -1,6 +1,6 @@
 """Verifier training data from graded samples: classification examples, balanced (correct,
 incorrect) pairs for the margin loss (Eq. 8-9, 12-13), and generator-form contrastive pairs
-(Eq. 10-11). Works on any source of graded samples: candidate pools, PRM800K, the synthetic task.
+(Eq. 10-11). Works on any source of labelled samples: candidate pools, PRM800K, the synthetic task.
 
 No TensorFlow or JAX import. Text in, text out; the pipeline tokenizes.
 """
@@ -12,8 +12,11 @@ from mathft_jax.data import prompts
 
 
 @dataclasses.dataclass(frozen=True)
-class GradedProblem:
-    """One problem with its distinct sampled solutions, split by correctness."""
+class LabelledSolutions:
+    """One problem with its distinct sampled solutions, split by correctness label.
+
+    (Not `evaluation.grade.LabelledSolutions`, which is one problem's clustered answers for metrics.)
+    """
 
     unique_id: str
     problem: str
@@ -28,7 +31,7 @@ def _pick(items: tuple[str, ...], cap: int | None, rng: random.Random) -> list[s
 
 
 def xent_examples(
-    graded: list[GradedProblem],
+    graded: list[LabelledSolutions],
     words: tuple[str, str] = (prompts.DEFAULT_CORRECT_WORD, prompts.DEFAULT_INCORRECT_WORD),
     max_per_problem: int | None = 8,
     seed: int = 0,
@@ -59,7 +62,7 @@ def xent_examples(
     return out
 
 
-def _pairs(g: GradedProblem, cap: int | None, seed: int) -> list[tuple[str, str]]:
+def _pairs(g: LabelledSolutions, cap: int | None, seed: int) -> list[tuple[str, str]]:
     """Balanced pairs: every sampled solution of the scarcer label is used once where possible."""
     if not g.correct or not g.incorrect:
         return []
@@ -72,7 +75,7 @@ def _pairs(g: GradedProblem, cap: int | None, seed: int) -> list[tuple[str, str]
 
 
 def verifier_pair_examples(
-    graded: list[GradedProblem], max_pairs_per_problem: int | None = 4, seed: int = 0
+    graded: list[LabelledSolutions], max_pairs_per_problem: int | None = 4, seed: int = 0
 ) -> list[dict[str, str]]:
     """Verifier-form (correct, incorrect) pairs of one problem, plus `gen_*` (SSFT prompt -> the
     correct solution) for the joint loss. Both targets are the correct word: the margin loss
@@ -95,7 +98,7 @@ def verifier_pair_examples(
 
 
 def contrastive_pair_examples(
-    graded: list[GradedProblem], max_pairs_per_problem: int | None = 4, seed: int = 0
+    graded: list[LabelledSolutions], max_pairs_per_problem: int | None = 4, seed: int = 0
 ) -> list[dict[str, str]]:
     """Generator-form pairs: SSFT prompt -> a correct (pos) / an incorrect (neg) solution."""
     out = []

@@ -18,6 +18,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 
+from mathft_jax.candidates import has_answer
+
 EquivFn = Callable[[str, str], bool]
 CanonFn = Callable[[str], str]
 KeyFn = Callable[[str], str | None]
@@ -58,11 +60,6 @@ def default_value_key() -> KeyFn:
     from mathft_jax.grading.normalize import number_key
 
     return number_key
-
-
-def has_answer(answer: str | None) -> bool:
-    """A sample votes only when an answer was extracted and it is not blank."""
-    return answer is not None and answer.strip() != ""
 
 
 def cluster_answers(

@@ -4,8 +4,9 @@ Everything downstream (metrics at every N, subsets, reports) works on the `Grade
 returns, so the slow symbolic work (`is_equiv`) happens once per problem: while clustering (only
 against representatives) and once per cluster against the ground truth.
 
-Answers: a sample's recorded `sample_answers[i]` is used when it is a string; when it is null or
-the file has no `sample_answers`, or with `reextract=True`, the answer is extracted from the text.
+Answers (`mathft_jax.candidates.sample_answers`): a sample's recorded `sample_answers[i]` is used
+when it is a string; when it is null or the file has no `sample_answers`, or with
+`reextract=True`, the answer is extracted from the text.
 (The bayesprm pool records only nulls; re-extracting a null that meant "no \\boxed" finds none again.)
 """
 
@@ -16,9 +17,9 @@ import dataclasses
 import logging
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-from mathft_jax.evaluation.candidates import Candidates
+from mathft_jax.candidates import Candidates, ExtractFn, has_answer, sample_answers
 from mathft_jax.evaluation.clustering import (
     CanonFn,
     EquivFn,
@@ -26,10 +27,7 @@ from mathft_jax.evaluation.clustering import (
     cluster_answers,
     cluster_correctness,
     default_value_key,
-    has_answer,
 )
-
-ExtractFn = Callable[[str], "str | None"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,20 +65,6 @@ class Grader:
         return cls(
             grading.extract_answer, grading.is_equiv, grading.canonical_form, default_value_key()
         )
-
-
-def sample_answers(
-    row: Candidates, extract: ExtractFn, reextract: bool = False
-) -> list[str | None]:
-    """The answer of each sample: recorded when a string (unless `reextract`), else extracted."""
-    recorded = row.sample_answers if row.sample_answers is not None and not reextract else None
-    out = []
-    for i, text in enumerate(row.samples):
-        answer = recorded[i] if recorded is not None else None
-        if answer is None:
-            answer = extract(text)
-        out.append(answer if has_answer(answer) else None)
-    return out
 
 
 def grade_problem(

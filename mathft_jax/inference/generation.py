@@ -7,11 +7,11 @@ so a resumed or re-batched run writes the same samples.
 
 Multi-host: every process decodes the same batches in lockstep (each computes its devices' shard),
 `to_host` gathers the outputs to every process, and only process 0 reads and writes the output
-file (`done_ids`, `open_output`); it may be a gs:// URL (`mathft_jax.paths_io`).
+file (`done_ids`, `open_output`); it may be a gs:// URL. The file itself (format, torn-line
+resume, appending) is `mathft_jax.candidates`.
 """
 
 import contextlib
-import io
 import json
 import logging
 import os
@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mathft_jax import paths_io
+from mathft_jax import candidates
 from mathft_jax.inference import decoding
 from mathft_jax.inference.prompting import PromptFn, truncate_at_stops
 from mathft_jax.inference.sampling import SamplingConfig
@@ -35,33 +35,6 @@ class ProblemLike(Protocol):
     unique_id: str
     problem: str
     answer: str
-
-
-def read_done_ids(path: str) -> set[str]:
-    """`unique_id`s already written to a JSONL file; truncates a torn last line (crash mid-write)."""
-    file = paths_io.as_path(path)
-    if not file.exists():
-        return set()
-    data = file.read_bytes()
-    done, good_bytes = set(), 0
-    for line in io.BytesIO(data):
-        try:
-            done.add(json.loads(line)["unique_id"])
-        except (json.JSONDecodeError, KeyError, UnicodeDecodeError) as err:
-            if line.endswith(b"\n"):
-                raise ValueError(
-                    f"{path}: line {len(done) + 1} is not a candidates record"
-                ) from err
-            break  # a torn final line: drop it below
-        good_bytes += len(line)
-    if good_bytes != len(data):
-        logging.warning("%s: dropping a partial last line (an earlier run was cut off)", path)
-        if paths_io.is_url(path):  # an object in a bucket cannot be truncated in place
-            file.write_bytes(data[:good_bytes])
-        else:
-            with open(path, "r+b") as f:
-                f.truncate(good_bytes)
-    return done
 
 
 def from_process_0(value: Any) -> Any:
@@ -81,26 +54,24 @@ def from_process_0(value: Any) -> Any:
 
 
 def done_ids(path: str) -> set[str]:
-    """`read_done_ids(path)` as process 0 reads it, on every process.
+    """`candidates.read_done_ids(path)` as process 0 reads it, on every process.
 
     Only process 0 touches the output file (the hosts of a pod need not share a disk), and every
     process must skip the same problems, since they decode each batch together.
     """
-    done = sorted(read_done_ids(path)) if jax.process_index() == 0 else None
+    done = sorted(candidates.read_done_ids(path)) if jax.process_index() == 0 else None
     return set(from_process_0(done))
 
 
 @contextlib.contextmanager
 def open_output(path: str) -> Iterator[IO[str]]:
-    """`path` opened for appending (UTF-8) on process 0; elsewhere a sink, so each record is
-    written once however many processes decode it. A local path's folder is created."""
+    """`candidates.open_append(path)` on process 0; elsewhere a sink, so each record is written
+    once however many processes decode it."""
     if jax.process_index() != 0:
         with open(os.devnull, "w", encoding="utf-8") as sink:
             yield sink
         return
-    if not paths_io.is_url(path):  # a bucket has no folders to make
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with paths_io.open_file(path, "a") as out:
+    with candidates.open_append(path) as out:
         yield out
 
 
@@ -309,17 +280,17 @@ def decode_problems(
                 bos_id=bos_id,
             )
             for (_, problem), rows in zip(chunk, texts):
-                record: dict[str, Any] = {
-                    "unique_id": problem.unique_id,
-                    "problem": problem.problem,
-                    "answer": problem.answer,
-                }
-                if include_greedy:
-                    record["greedy"], rows = rows[0], rows[1:]
-                record["samples"] = rows
-                record["sample_answers"] = [extract_fn(s) for s in rows]
-                record["meta"] = record_meta
-                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                greedy, samples = (rows[0], rows[1:]) if include_greedy else (None, rows)
+                record = candidates.Candidates(
+                    unique_id=problem.unique_id,
+                    problem=problem.problem,
+                    answer=problem.answer,
+                    samples=tuple(samples),
+                    greedy=greedy,
+                    sample_answers=tuple(extract_fn(s) for s in samples),
+                    meta=record_meta,
+                )
+                out.write(candidates.format_line(record))
                 written += 1
             # Once a batch, not once a record: a bucket file is uploaded whole at each flush.
             out.flush()

@@ -6,10 +6,11 @@ label logits at the last prompt position, which equals p(c) / (p(c) + p(i)) and 
 trainer's `verifier_log_scores` computes. Records are written in input order once all their samples
 are scored; a restarted job skips records already in the output file. With several processes,
 each reads the candidates file, the scores are gathered to all, and only process 0 writes (as in
-`generation`); either file may be a gs:// URL.
+`generation`); either file may be a gs:// URL. Reading, validating and writing records is
+`mathft_jax.candidates`.
 """
 
-import json
+import dataclasses
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -18,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mathft_jax import paths_io
+from mathft_jax import candidates
 from mathft_jax.inference import decoding, generation
 
 VerifierPromptFn = Callable[[str, str], str]
@@ -59,12 +60,14 @@ def verifier_scores(
     return jnp.exp(jax.nn.log_softmax(label_logits, axis=-1)[:, 0])
 
 
-def _record_groups(records: Iterator[dict], batch_size: int) -> Iterator[list[dict]]:
+def _record_groups(
+    records: Iterator[candidates.Candidates], batch_size: int
+) -> Iterator[list[candidates.Candidates]]:
     """Groups whole records until they hold at least `batch_size` samples."""
     group, count = [], 0
     for record in records:
         group.append(record)
-        count += len(record["samples"])
+        count += len(record.samples)
         if count >= batch_size:
             yield group
             group, count = [], 0
@@ -101,22 +104,15 @@ def score_candidates(
     sharding = generation.batch_sharding(mesh)
     params = generation.place_params(params, mesh)
 
-    def todo() -> Iterator[dict]:
-        with paths_io.open_file(candidates_path) as f:
-            for line_no, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise ValueError(f"{candidates_path}:{line_no}: not JSON ({err})") from err
-                if record["unique_id"] not in done:
-                    yield record
+    def todo() -> Iterator[candidates.Candidates]:
+        for record in candidates.iter_candidates(candidates_path):
+            if record.unique_id not in done:
+                yield record
 
     written = truncated = 0
     with generation.open_output(output_path) as out:
         for group in _record_groups(todo(), batch_size):
-            prompts = [prompt_fn(r["problem"], s) for r in group for s in r["samples"]]
+            prompts = [prompt_fn(r.problem, s) for r in group for s in r.samples]
             scores: list[float] = []
             for start in range(0, len(prompts), batch_size):
                 chunk = prompts[start : start + batch_size]
@@ -129,11 +125,13 @@ def score_candidates(
                 batch_scores = verifier_scores(params, *args, label_ids, model=model)
                 scores.extend(generation.to_host(batch_scores)[: len(chunk)].tolist())
             for record in group:
-                n = len(record["samples"])
-                record["verifier_scores"], scores = scores[:n], scores[n:]
-                if meta:
-                    record["meta"] = {**record.get("meta", {}), "verifier": meta}
-                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                n = len(record.samples)
+                record_meta = {**record.meta, "verifier": meta} if meta else record.meta
+                record = dataclasses.replace(
+                    record, verifier_scores=tuple(scores[:n]), meta=record_meta
+                )
+                scores = scores[n:]
+                out.write(candidates.format_line(record))
                 written += 1
             out.flush()  # once a group (a bucket file is uploaded whole at each flush)
     if truncated:

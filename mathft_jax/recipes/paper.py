@@ -36,8 +36,8 @@ from typing import Any
 import gin
 from etils import epath
 
-from mathft_jax import paths_io
-from mathft_jax.evaluation import candidates, grade, report, summary
+from mathft_jax import candidates, paths_io
+from mathft_jax.evaluation import grade, report, summary
 
 
 @gin.configurable
@@ -299,7 +299,7 @@ def evaluate_stage(
         print(f"[recipe] {name}: done earlier, skipped", flush=True)
         return json.loads(metrics_path.read_text())
     print(f"[recipe] {name}: grading and clustering {scored}", flush=True)
-    rows = _read_candidates(scored)
+    rows = candidates.read_candidates(scored)  # local or gs://
     result = summary.summarize(grade.grade_all(rows), ks=cfg.ks, seed=cfg.seed)
     result["candidates"] = str(scored)
     _write_report(result, out_dir, title=name)
@@ -307,16 +307,7 @@ def evaluate_stage(
     return result
 
 
-# `mathft_jax.evaluation` reads and writes plain local files; a URL WORK_DIR goes through a copy.
-def _read_candidates(path: epath.Path) -> list[candidates.Candidates]:
-    if not paths_io.is_url(path):
-        return candidates.read_candidates(path)
-    with tempfile.TemporaryDirectory() as tmp:
-        local = epath.Path(tmp) / path.name
-        path.copy(local)
-        return candidates.read_candidates(local)
-
-
+# `evaluation.report` writes plain local files; a URL WORK_DIR goes through a copy.
 def _write_report(result: dict[str, Any], out_dir: epath.Path, title: str) -> None:
     if not paths_io.is_url(out_dir):
         report.write_report(result, out_dir, title=title)

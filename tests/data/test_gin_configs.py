@@ -5,7 +5,7 @@ import pathlib
 import gin
 import pytest
 
-from mathft_jax.data import math_tasks, pipeline, prompts, tasks, vocabularies  # noqa: F401
+from mathft_jax.data import math_tasks, pipeline, problems, prompts, vocabularies  # noqa: F401
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -17,7 +17,7 @@ def test_gin_file_parses(name):
         gin.parse_config_file(str(REPO_ROOT / "gin" / "data" / name))
         if name == "synth.gin":
             assert gin.query_parameter("%TASK_FEATURE_LENGTHS") == {"inputs": 48, "targets": 64}
-            assert len(tasks.synth_problems("validation")) == 500
+            assert len(problems.synth_problems("validation")) == 500
         if name == "verifier.gin":
             assert prompts.verifier_words() == ("correct", "incorrect")
     finally:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import seqio
 
-from mathft_jax.data import pipeline, tasks
+from mathft_jax.data import pipeline, registry
 
 VOCAB = seqio.ByteVocabulary()
 LENGTHS = {"inputs": 8, "targets": 8}
@@ -21,8 +21,8 @@ def _pairs(split: str) -> list[dict[str, str]]:
     ]
 
 
-tasks.register_task("test_numbers", _numbers, replace=True)
-tasks.register_task("test_pairs", _pairs, groups=tasks.VERIFIER_PAIR_GROUPS, replace=True)
+registry.register_task("test_numbers", _numbers, replace=True)
+registry.register_task("test_pairs", _pairs, groups=registry.VERIFIER_PAIR_GROUPS, replace=True)
 
 
 def _ids(batch: dict) -> list[str]:
@@ -142,8 +142,8 @@ def test_bad_arguments_name_the_problem():
 
 
 def test_re_registered_task_is_rebuilt_not_served_from_cache():
-    tasks.register_task("test_rereg", lambda s: [{"inputs": "a", "targets": "b"}], replace=True)
+    registry.register_task("test_rereg", lambda s: [{"inputs": "a", "targets": "b"}], replace=True)
     first = next(pipeline.batch_iterator("test_rereg", "train", 1, LENGTHS, vocabulary=VOCAB))
-    tasks.register_task("test_rereg", lambda s: [{"inputs": "c", "targets": "d"}], replace=True)
+    registry.register_task("test_rereg", lambda s: [{"inputs": "c", "targets": "d"}], replace=True)
     second = next(pipeline.batch_iterator("test_rereg", "train", 1, LENGTHS, vocabulary=VOCAB))
     assert _ids(first) == ["ab"] and _ids(second) == ["cd"]

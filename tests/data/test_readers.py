@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from mathft_jax.data import readers
+from mathft_jax.data import math_tasks, readers
 
 PROBLEM = {"problem": "What is $1+1$?", "level": "Level 1", "type": "Algebra"}
 
@@ -108,7 +108,9 @@ def test_prm800k_rebuilds_chosen_and_human_steps_and_grades(tmp_path):
         },
     ]
     _write_jsonl(tmp_path / "phase1_train.jsonl", lines)
-    samples = readers.read_prm800k(tmp_path / "phase1_train.jsonl", workers=1)
+    samples = math_tasks.label_prm800k(
+        readers.read_prm800k(tmp_path / "phase1_train.jsonl"), workers=1
+    )
     assert samples[0].solution == "We add.\n$1+1=2$.\n\n\\boxed{2}"
     assert samples[1].solution.startswith("It is $2$.") and samples[1].answer == "2.0"
     assert samples[2].solution == "1+1=3." and samples[2].answer is None
@@ -119,34 +121,7 @@ def test_prm800k_rebuilds_chosen_and_human_steps_and_grades(tmp_path):
 def test_prm800k_bad_line_names_file_and_line(tmp_path):
     _write_jsonl(tmp_path / "p.jsonl", [_phase1_line([_step("x")]), {"question": {"problem": 1}}])
     with pytest.raises(readers.DataFormatError, match=r"p\.jsonl:2: question.problem"):
-        readers.read_prm800k(tmp_path / "p.jsonl", grade=False)
-
-
-def test_graded_candidates_split_correct_and_incorrect(tmp_path):
-    row = {
-        "unique_id": "u1",
-        "problem": "P",
-        "answer": "\\frac{1}{2}",
-        "samples": ["so \\boxed{0.5}", "so \\boxed{1/2}", "so \\boxed{2}", "so \\boxed{2}", "none"],
-    }
-    _write_jsonl(tmp_path / "c.jsonl", [row])
-    (graded,) = readers.read_graded_candidates(tmp_path / "c.jsonl", workers=1)
-    assert graded.correct == ("so \\boxed{0.5}", "so \\boxed{1/2}")
-    assert graded.incorrect == ("so \\boxed{2}", "none")  # duplicates removed, no answer = wrong
-
-
-def test_graded_candidates_extract_where_the_recorded_answer_is_null(tmp_path):
-    row = {
-        "unique_id": "u1",
-        "problem": "P",
-        "answer": "3",
-        "samples": ["so \\boxed{3}", "so \\boxed{3.0}", "so \\boxed{4}"],
-        "sample_answers": [None, "3", "3"],  # a null is extracted; a recorded string wins
-    }
-    _write_jsonl(tmp_path / "c.jsonl", [row])
-    (graded,) = readers.read_graded_candidates(tmp_path / "c.jsonl", workers=1)
-    assert graded.correct == ("so \\boxed{3}", "so \\boxed{3.0}", "so \\boxed{4}")
-    assert graded.incorrect == ()
+        readers.read_prm800k(tmp_path / "p.jsonl")
 
 
 def test_prm800k_unchosen_last_step_is_the_rated_error(tmp_path):
@@ -162,7 +137,7 @@ def test_prm800k_unchosen_last_step_is_the_rated_error(tmp_path):
         },
     ]
     _write_jsonl(tmp_path / "p.jsonl", [_phase1_line(steps, "found_error")])
-    (sample,) = readers.read_prm800k(tmp_path / "p.jsonl", workers=1)
+    (sample,) = math_tasks.label_prm800k(readers.read_prm800k(tmp_path / "p.jsonl"), workers=1)
     assert sample.answer == "3" and not sample.correct
 
 
@@ -179,7 +154,7 @@ def test_prm800k_unchosen_last_step_is_the_rated_error(tmp_path):
 def test_prm800k_bad_steps_name_file_and_line(tmp_path, step, message):
     _write_jsonl(tmp_path / "p.jsonl", [_phase1_line([step])])
     with pytest.raises(readers.DataFormatError, match=rf"p\.jsonl:1: {message}"):
-        readers.read_prm800k(tmp_path / "p.jsonl", grade=False)
+        readers.read_prm800k(tmp_path / "p.jsonl")
 
 
 def test_bad_math_lines_stop_the_job_or_are_skipped_by_env(tmp_path, monkeypatch):

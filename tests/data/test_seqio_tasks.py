@@ -3,10 +3,10 @@
 import numpy as np
 import seqio
 
-from mathft_jax.data import feature_converters, pipeline, seqio_tasks, tasks
+from mathft_jax.data import feature_converters, pipeline, registry, seqio_tasks
 
 VOCAB = seqio.ByteVocabulary()
-tasks.register_task(
+registry.register_task(
     "test_seqio",
     lambda split: [{"inputs": f"q{i}", "targets": f"ans{i}"} for i in range(5)],
     replace=True,

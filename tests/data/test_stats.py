@@ -2,9 +2,9 @@
 
 import seqio
 
-from mathft_jax.data import stats, tasks
+from mathft_jax.data import registry, stats
 
-tasks.register_task(
+registry.register_task(
     "test_stats",
     lambda split: [{"inputs": "ab", "targets": "x" * n} for n in range(1, 11)],
     replace=True,

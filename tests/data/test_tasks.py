@@ -1,10 +1,13 @@
 """Task registry: built-in names, MATH/PRM800K tasks, verifier tasks from a candidates file."""
 
 import json
+import pathlib
+import subprocess
+import sys
 
 import pytest
 
-from mathft_jax.data import math_tasks, pipeline, problems, prompts, tasks
+from mathft_jax.data import math_tasks, pipeline, problems, prompts, registry, tasks
 
 BUILT_IN = {
     "math_ssft_human", "math_ssft_prm800k", "math_ssft_mix", "math_verifier_xent",
@@ -13,16 +16,36 @@ BUILT_IN = {
 }  # fmt: skip
 
 
+@pytest.fixture(autouse=True)
+def _builtin_tasks():
+    tasks.register_builtin_tasks()
+
+
+def test_importing_data_registers_nothing_and_registration_is_idempotent():
+    code = (
+        "from mathft_jax.data import math_tasks, pipeline, pool_tasks, problems, registry, tasks\n"
+        "assert registry.task_names() == [], registry.task_names()\n"
+        "first = tasks.register_builtin_tasks()\n"
+        "assert tasks.register_builtin_tasks() == first == registry.task_names()\n"
+        "print(len(first))\n"
+    )
+    repo = pathlib.Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=repo
+    )
+    assert int(out.stdout) == len(BUILT_IN)
+
+
 def test_built_in_tasks_are_registered():
-    assert BUILT_IN <= set(tasks.task_names())
+    assert BUILT_IN <= set(tasks.register_builtin_tasks())
     with pytest.raises(ValueError, match="splits"):
-        tasks.get_task("math500_eval").examples("train")
+        registry.get_task("math500_eval").examples("train")
 
 
 def test_synth_verifier_tasks_label_and_pair_correctly():
-    xent = tasks.get_task("synth_verifier_xent").examples("validation")
+    xent = registry.get_task("synth_verifier_xent").examples("validation")
     assert {ex["targets"] for ex in xent} == {"correct", "incorrect"}
-    pair = tasks.get_task("synth_verifier_pairs").examples("validation")[0]
+    pair = registry.get_task("synth_verifier_pairs").examples("validation")[0]
     assert pair["pos_inputs"].startswith("Here is a math problem: ")
     assert pair["pos_inputs"] != pair["neg_inputs"] and pair["pos_targets"] == "correct"
     assert pair["gen_inputs"] == prompts.ssft_prompt(pair["gen_inputs"][9:-11])
@@ -47,11 +70,13 @@ def test_register_verifier_tasks_from_candidates(tmp_path):
         "tst", str(tmp_path / "c.jsonl"), max_per_problem=1, max_pairs_per_problem=2
     )
     assert names == ["tst_verifier_xent", "tst_verifier_pairs", "tst_contrastive_pairs"]
-    train, val = (tasks.get_task("tst_verifier_xent").examples(s) for s in ("train", "validation"))
+    train, val = (
+        registry.get_task("tst_verifier_xent").examples(s) for s in ("train", "validation")
+    )
     assert 0 < len(val) < len(train) and len(train) + len(val) == 80  # cap 1 per label per problem
-    pairs = tasks.get_task("tst_verifier_pairs").examples("train")
+    pairs = registry.get_task("tst_verifier_pairs").examples("train")
     assert all("c \\boxed" in p["neg_inputs"] and "c \\boxed" not in p["pos_inputs"] for p in pairs)
-    contrastive = tasks.get_task("tst_contrastive_pairs").examples("train")
+    contrastive = registry.get_task("tst_contrastive_pairs").examples("train")
     assert contrastive[0]["pos_inputs"] == contrastive[0]["neg_inputs"]
     assert len(contrastive) == len(pairs) == 2 * len(train) // 2
     batch = next(
@@ -62,10 +87,37 @@ def test_register_verifier_tasks_from_candidates(tmp_path):
         math_tasks.register_verifier_tasks("tst", str(tmp_path / "missing.jsonl"))
 
 
+def test_pool_labels_split_correct_and_incorrect(tmp_path):
+    row = {
+        "unique_id": "u1",
+        "problem": "P",
+        "answer": "\\frac{1}{2}",
+        "samples": ["so \\boxed{0.5}", "so \\boxed{1/2}", "so \\boxed{2}", "so \\boxed{2}", "none"],
+    }
+    (tmp_path / "c.jsonl").write_text(json.dumps(row) + "\n")
+    (labelled,) = math_tasks.labelled_candidates(tmp_path / "c.jsonl", workers=1)
+    assert labelled.correct == ("so \\boxed{0.5}", "so \\boxed{1/2}")
+    assert labelled.incorrect == ("so \\boxed{2}", "none")  # duplicates removed, no answer = wrong
+
+
+def test_pool_labels_extract_where_the_recorded_answer_is_null(tmp_path):
+    row = {
+        "unique_id": "u1",
+        "problem": "P",
+        "answer": "3",
+        "samples": ["so \\boxed{3}", "so \\boxed{3.0}", "so \\boxed{4}"],
+        "sample_answers": [None, "3", "3"],  # a null is extracted; a recorded string wins
+    }
+    (tmp_path / "c.jsonl").write_text(json.dumps(row) + "\n")
+    (labelled,) = math_tasks.labelled_candidates(tmp_path / "c.jsonl", workers=1)
+    assert labelled.correct == ("so \\boxed{3}", "so \\boxed{3.0}", "so \\boxed{4}")
+    assert labelled.incorrect == ()
+
+
 def test_prm800k_tasks_need_a_location(monkeypatch):
     monkeypatch.delenv("MATHFT_PRM800K_DIR", raising=False)
     with pytest.raises(ValueError, match="MATHFT_PRM800K_DIR"):
-        tasks.get_task("math_ssft_prm800k").examples("train")
+        registry.get_task("math_ssft_prm800k").examples("train")
 
 
 def test_prm800k_tasks_follow_the_lightman_split(tmp_path, monkeypatch, math_data_dir):
@@ -105,11 +157,11 @@ def test_prm800k_tasks_follow_the_lightman_split(tmp_path, monkeypatch, math_dat
     )
     (tmp_path / "phase1_train.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
     monkeypatch.setenv("MATHFT_PRM800K_DIR", str(tmp_path))
-    ssft = tasks.get_task("math_ssft_prm800k").examples("train")
+    ssft = registry.get_task("math_ssft_prm800k").examples("train")
     assert ssft == [{"inputs": prompts.ssft_prompt(train.problem), "targets": "\\boxed{2}"}]
-    val_ssft = tasks.get_task("math_ssft_prm800k").examples("validation")
+    val_ssft = registry.get_task("math_ssft_prm800k").examples("validation")
     assert val_ssft == [{"inputs": prompts.ssft_prompt(val.problem), "targets": "\\boxed{3}"}]
-    xent = tasks.get_task("math_verifier_xent").examples("train")
+    xent = registry.get_task("math_verifier_xent").examples("train")
     # Only the train problem's two samples: MATH-500 and unmatched problems are left out.
     assert sorted(x["targets"] for x in xent) == ["correct", "incorrect"]
     assert all(train.problem in x["inputs"] for x in xent)

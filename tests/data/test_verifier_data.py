@@ -3,17 +3,17 @@
 import collections
 
 from mathft_jax.data import verifier_data
-from mathft_jax.data.verifier_data import GradedProblem
+from mathft_jax.data.verifier_data import LabelledSolutions
 
 WORDS = ("correct", "incorrect")
 
 
-def _problems() -> list[GradedProblem]:
+def _problems() -> list[LabelledSolutions]:
     return [
-        GradedProblem("a", "1+1?", ("2",), ("3", "4", "5", "6")),
-        GradedProblem("b", "2+2?", ("4", "04", "4.0"), ("5",)),
-        GradedProblem("c", "3+3?", (), ("7", "8")),  # no correct sample
-        GradedProblem("d", "4+4?", ("8",), ()),  # no incorrect sample
+        LabelledSolutions("a", "1+1?", ("2",), ("3", "4", "5", "6")),
+        LabelledSolutions("b", "2+2?", ("4", "04", "4.0"), ("5",)),
+        LabelledSolutions("c", "3+3?", (), ("7", "8")),  # no correct sample
+        LabelledSolutions("d", "4+4?", ("8",), ()),  # no incorrect sample
     ]
 
 

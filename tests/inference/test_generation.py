@@ -6,6 +6,7 @@ import decode_fakes as fakes
 import numpy as np
 import pytest
 
+from mathft_jax import candidates
 from mathft_jax.inference import generation, prompting
 from mathft_jax.inference.sampling import SamplingConfig
 
@@ -74,7 +75,7 @@ def test_resume_skips_written_problems_and_drops_a_torn_line(params, tmp_path):
     lines = open(full).read().splitlines(keepends=True)
     part = tmp_path / "part.jsonl"
     part.write_text(lines[0] + lines[1] + lines[2][:17])  # crash in the middle of the third
-    assert generation.read_done_ids(str(part)) == {"p0", "p1"}
+    assert candidates.read_done_ids(str(part)) == {"p0", "p1"}
     assert part.read_text() == lines[0] + lines[1]
     assert run(params, part) == 3
     assert part.read_text() == "".join(lines)

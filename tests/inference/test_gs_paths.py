@@ -7,7 +7,7 @@ import json
 import decode_fakes as fakes
 import pytest
 
-from mathft_jax import paths_io
+from mathft_jax import candidates, paths_io
 from mathft_jax.inference import generation, scoring
 from mathft_jax.inference.sampling import SamplingConfig
 from mathft_jax.training import checkpoints
@@ -55,7 +55,7 @@ def test_decode_to_gs_then_resume_after_a_torn_line(params, bucket, tmp_path):
     assert (tmp_path / "local.jsonl").read_text() == "".join(lines)
 
     local.write_text(lines[0] + lines[1][:15])  # a run cut off mid-line
-    assert generation.read_done_ids(url) == {"p0"}
+    assert candidates.read_done_ids(url) == {"p0"}
     assert local.read_text() == lines[0]  # the torn line is gone (object rewritten)
     assert decode(params, url) == 2
     assert local.read_text() == "".join(lines)

@@ -4,10 +4,15 @@ import json
 
 import pytest
 
-from mathft_jax.evaluation.candidates import (
+from mathft_jax.candidates import (
     Candidates,
     CandidatesFormatError,
+    format_line,
+    label_samples,
+    open_append,
     read_candidates,
+    read_done_ids,
+    sample_answers,
     write_candidates,
 )
 
@@ -67,3 +72,31 @@ def test_empty_file_is_an_error(tmp_path):
     path = _write(tmp_path / "empty.jsonl", [""])
     with pytest.raises(CandidatesFormatError, match="no candidate rows"):
         read_candidates(path)
+
+
+def test_done_ids_cut_a_torn_last_line_and_name_a_bad_middle_line(tmp_path):
+    path = _write(tmp_path / "c.jsonl", [json.dumps(GOOD), json.dumps({**GOOD, "unique_id": "v"})])
+    whole = path.read_text()
+    path.write_text(whole + '{"unique_id": "w", "prob')  # a crash mid-write
+    assert read_done_ids(path) == {"test/a/1.json", "v"}
+    assert path.read_text() == whole
+    with open_append(path) as out:
+        out.write(format_line(Candidates("w", "p", "1", ("s",))))
+    assert [r.unique_id for r in read_candidates(path)] == ["test/a/1.json", "v", "w"]
+    path.write_text(json.dumps(GOOD) + "\n[1]\n" + json.dumps(GOOD) + "\n")
+    with pytest.raises(CandidatesFormatError, match=rf"{path}:2: not a candidates record"):
+        read_done_ids(path)
+    assert read_done_ids(tmp_path / "absent.jsonl") == set()
+
+
+def test_sample_answers_and_labels_follow_the_recorded_answer_first_rule():
+    row = Candidates(
+        "u",
+        "p",
+        "\\frac12",
+        samples=("so \\boxed{0.5}", "so \\boxed{3}", "no answer", "\\boxed{ }"),
+        sample_answers=(None, "1/2", None, None),
+    )
+    assert sample_answers(row) == ["0.5", "1/2", None, None]
+    assert sample_answers(row, reextract=True) == ["0.5", "3", None, None]
+    assert label_samples([row], workers=1) == [(True, True, False, False)]

@@ -111,15 +111,18 @@ class RecipeConfig:
     def generator_bindings(self) -> list[str]:
         """Checkpoint selection of the generator stages (SSFT, multi-task SSFT)."""
         if self.generator_selection == "loss":
-            return ["train.best_metric = 'validation/loss'", "train.best_mode = 'min'"]
+            return [
+                "ValidationConfig.best_metric = 'validation/loss'",
+                "ValidationConfig.best_mode = 'min'",
+            ]
         return [
             "import mathft_jax.inference.hooks",
-            "train.eval_hooks = [@greedy_pass_at_1_hook()]",
+            "ValidationConfig.hooks = [@greedy_pass_at_1_hook()]",
             f"greedy_pass_at_1_hook.source = {self.source!r}",
             "greedy_pass_at_1_hook.split = 'validation'",
             f"greedy_pass_at_1_hook.num_problems = {self.selection_problems}",
-            "train.best_metric = 'validation/greedy_pass_at_1'",
-            "train.best_mode = 'max'",
+            "ValidationConfig.best_metric = 'validation/greedy_pass_at_1'",
+            "ValidationConfig.best_mode = 'max'",
             *self.selection_bindings,
         ]
 

@@ -45,8 +45,10 @@ def make_train_step(
 ) -> Callable[[TrainState, Any], tuple[TrainState, dict[str, jax.Array]]]:
     """A pure `(state, batch) -> (state, metrics)`; jit it with shardings and donate the state."""
 
+    loss = objectives.loss_for(obj)
+
     def loss_fn(params: Any, batch: Any) -> tuple[jax.Array, dict]:
-        return objectives.compute_loss(obj, logits_fn, params, batch)
+        return loss(logits_fn, params, batch)
 
     grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
 
@@ -81,7 +83,9 @@ def make_eval_step(
 ) -> Callable[[Any, Any], dict[str, jax.Array]]:
     """`(params, batch) -> metrics` (no gradient)."""
 
+    loss = objectives.loss_for(obj)
+
     def step(params: Any, batch: Any) -> dict[str, jax.Array]:
-        return objectives.compute_loss(obj, logits_fn, params, batch)[1]
+        return loss(logits_fn, params, batch)[1]
 
     return step

@@ -1,36 +1,40 @@
-"""The training loop of one stage: mesh, sharded state, start precedence, steps, validation, faults.
+"""The training loop of one stage: mesh, sharded state, steps, logging, validation, faults.
 
     python -m mathft_jax.train --gin_file=gin/ssft.gin --gin.MODEL_DIR="'runs/ssft'"
 
-Every knob is a gin binding of `train` (see gin/ssft.gin). Start precedence (logged loudly):
-resume from MODEL_DIR's latest checkpoint of this stage > INITIAL_CHECKPOINT_PATH (params only,
-fresh optimizer) > random init; see `checkpoints.decide_start`. Data position on resume = step.
+The knobs are gin bindings of `TrainLoopConfig`, `CheckpointConfig` and `ValidationConfig`
+(training/train_config.py; see gin/train_base.gin and gin/ssft.gin). Where the state comes from is
+training/state_init.py (resume > INITIAL_CHECKPOINT_PATH > random init; data position on resume =
+step), validation training/validation.py, the best checkpoint training/best_checkpoint.py.
 SIGTERM saves a checkpoint and returns; a NaN/Inf loss raises FloatingPointError without saving.
 """
 
+import dataclasses
 import logging
 import math
-import os
 import signal
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import flax.linen as nn
 import gin
 import jax
-import jax.numpy as jnp
 import numpy as np
-from jax.sharding import NamedSharding, PartitionSpec
 
 from mathft_jax import paths_io
 from mathft_jax.models import ModelConfig, transformer
-from mathft_jax.training import checkpoints, objectives, optimizers, partitioning
+from mathft_jax.training import checkpoints, objectives, optimizers, partitioning, state_init
+from mathft_jax.training import validation as validation_lib
+from mathft_jax.training.best_checkpoint import BestCheckpoint
 from mathft_jax.training.metrics_logging import MetricsLogger
+from mathft_jax.training.train_config import (
+    CheckpointConfig,
+    TrainLoopConfig,
+    ValidationConfig,
+)
 from mathft_jax.training.train_state import TrainState, make_eval_step, make_train_step
 
 log = logging.getLogger("mathft_jax.train")
-
-EvalHook = Callable[[Any, int], dict[str, float]]
 
 
 def default_batch_iterator(*args: Any, **kwargs: Any) -> Iterator[dict]:
@@ -80,22 +84,6 @@ class _Sigterm:
             signal.signal(signal.SIGTERM, self._old)
 
 
-def _weighted_mean(rows: list[dict[str, float]]) -> dict[str, float]:
-    """Averages eval metrics over batches weighted by their count (tokens or examples)."""
-    out: dict[str, float] = {}
-    if not rows:
-        return out
-    wkey = "target_tokens" if "target_tokens" in rows[0] else "examples"
-    weights = np.asarray([r.get(wkey, 1.0) for r in rows], np.float64)
-    total = max(weights.sum(), 1e-9)
-    for k in rows[0]:
-        if k in ("target_tokens", "examples"):
-            out[k] = float(sum(r[k] for r in rows))
-        else:
-            out[k] = float(sum(w * r[k] for w, r in zip(weights, rows, strict=True)) / total)
-    return out
-
-
 def _check_finite(metrics: dict, step: int, task_name: str, manager: Any, model_dir: str) -> None:
     """Raises FloatingPointError (naming the step and the last good checkpoint) on a bad step."""
     checked = {k: float(metrics[k]) for k in ("loss", "grad_norm", "update_norm")}
@@ -108,39 +96,112 @@ def _check_finite(metrics: dict, step: int, task_name: str, manager: Any, model_
         )
 
 
+def _check_batch_size(loop: TrainLoopConfig, shards: int) -> None:
+    if loop.batch_size % (shards * loop.accum_steps) or loop.batch_size % jax.process_count():
+        raise ValueError(
+            f"BATCH_SIZE={loop.batch_size} must divide by batch shards ({shards}) x accum_steps "
+            f"({loop.accum_steps}) and by the process count ({jax.process_count()})"
+        )
+
+
+def _window_mean(window: list[dict]) -> dict[str, float]:
+    """Means of the train metrics of the steps since the last log line."""
+    host = jax.device_get(window)
+    return {k: float(np.mean([m[k] for m in host])) for k in host[-1]}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Run:
+    """What the step loop reads and writes besides the state: knobs, checkpoints, logs."""
+
+    loop: TrainLoopConfig
+    ckpt: CheckpointConfig
+    val: ValidationConfig
+    manager: Any  # orbax CheckpointManager
+    logger: MetricsLogger
+    best: BestCheckpoint
+
+
+def _run_steps(
+    state: TrainState,
+    step: int,
+    train_step: Callable[[TrainState, dict], tuple[TrainState, dict]],
+    batches: Iterator[dict],
+    evaluate: Callable[[Any, int], dict[str, float]],
+    run: _Run,
+) -> tuple[TrainState, int, dict]:
+    """Steps from `step` to train_steps (or SIGTERM): log, check, validate, save.
+
+    Returns (state, last step, its metrics).
+    """
+    loop, manager, logger = run.loop, run.manager, run.logger
+    window: list[dict] = []
+    metrics: dict = {}
+    with _Sigterm() as sigterm:
+        while step < loop.train_steps:
+            local = next(batches)
+            logger.add_tokens(_count_tokens(local) * jax.process_count())
+            state, metrics = train_step(state, local)
+            step += 1
+            window.append(metrics)
+            if loop.nan_check_every and step % loop.nan_check_every == 0:
+                _check_finite(metrics, step, loop.task_name, manager, loop.model_dir)
+            if step % loop.log_every == 0 or step == loop.train_steps:
+                logger.log_train(step, _window_mean(window))
+                window = []
+            eval_metrics = None
+            if run.val.due(step, loop.train_steps):
+                eval_metrics = evaluate(state.params, step)
+                logger.write(step, eval_metrics)
+                log.info("step %d validation %s", step, eval_metrics)
+                run.best.observe(step, eval_metrics)
+            every = run.ckpt.every
+            if every > 0 and (
+                step % every == 0
+                or step == loop.train_steps
+                or eval_metrics is not None
+                or sigterm.received
+            ):
+                if loop.nan_check_every:  # also between check intervals: never save bad params
+                    _check_finite(metrics, step, loop.task_name, manager, loop.model_dir)
+                checkpoints.save(manager, step, state, eval_metrics, force=True)
+                run.best.saved(step)
+            if sigterm.received:
+                log.warning("stopped by SIGTERM at step %d (checkpoint saved)", step)
+                break
+    return state, step, metrics
+
+
 @gin.configurable
 def train(
-    model_dir: str = gin.REQUIRED,
-    stage: str = gin.REQUIRED,
-    train_steps: int = gin.REQUIRED,
-    task_name: str = gin.REQUIRED,
-    feature_lengths: dict[str, int] = gin.REQUIRED,
-    batch_size: int = gin.REQUIRED,
-    initial_checkpoint_path: str | None = None,
     model_config: ModelConfig | None = None,
     objective: objectives.Objective | None = None,
-    seed: int = 0,
-    shuffle: bool = True,
-    pack: bool = False,
-    accum_steps: int = 1,
-    eval_task_name: str | None = None,
-    eval_split: str = "validation",
-    eval_every: int = 0,
-    eval_batches: int = 8,
-    eval_hooks: Sequence[EvalHook] = (),
-    checkpoint_every: int = 100,
-    keep_last: int = 2,
-    best_metric: str | None = "validation/loss",
-    best_mode: str = "min",
-    log_every: int = 10,
-    nan_check_every: int = 1,
-    allow_initial_mismatch: bool = False,
+    loop: TrainLoopConfig | None = None,
+    checkpoint: CheckpointConfig | None = None,
+    validation: ValidationConfig | None = None,
     batch_iterator_fn: Callable[..., Iterator[dict]] = default_batch_iterator,
     vocabulary: Any = None,
 ) -> dict[str, Any]:
-    """Runs (or resumes) one stage to `train_steps`; returns {"step", "start", "last_metrics"}."""
-    model_dir = paths_io.normalize(model_dir)  # a gs:// URL stays a URL
-    paths_io.makedirs(model_dir)
+    """Runs (or resumes) one stage up to `loop.train_steps`.
+
+    Args:
+      model_config: the model (gin: `train.model_config = %MODEL_CONFIG`); None: `ModelConfig()`.
+      objective: the stage's loss; None: `Objective()` (gin: `train.objective = @Objective()`).
+      loop, checkpoint, validation: the knobs; None builds each from its gin bindings
+        (`TrainLoopConfig.*`, `CheckpointConfig.*`, `ValidationConfig.*`, see train_base.gin).
+      batch_iterator_fn: `data.pipeline.batch_iterator` or a fake with its signature.
+      vocabulary: None: `data.vocabularies.get_vocabulary()`.
+    Returns:
+      {"step": last step run (train_steps, or earlier after SIGTERM), "start": "resume" |
+      "initial" | "scratch", "last_metrics": the last step's train metrics as floats,
+      "state": the final `TrainState` (sharded arrays)}.
+    """
+    loop = loop if loop is not None else TrainLoopConfig()
+    # A gs:// URL stays a URL.
+    loop = dataclasses.replace(loop, model_dir=paths_io.normalize(loop.model_dir))
+    ckpt = checkpoint if checkpoint is not None else CheckpointConfig()
+    val = validation if validation is not None else ValidationConfig()
+    paths_io.makedirs(loop.model_dir)
     cfg = model_config if model_config is not None else ModelConfig()
     if vocabulary is None:
         from mathft_jax.data import vocabularies  # noqa: PLC0415
@@ -149,154 +210,45 @@ def train(
     obj = _label_ids(objective or objectives.Objective(), vocabulary)
     mesh = partitioning.make_mesh()
     rules = partitioning.logical_axis_rules()
-    shards = partitioning.batch_shards(mesh, rules)
-    if batch_size % (shards * accum_steps) or batch_size % jax.process_count():
-        raise ValueError(
-            f"BATCH_SIZE={batch_size} must divide by batch shards ({shards}) x accum_steps "
-            f"({accum_steps}) and by the process count ({jax.process_count()})"
-        )
+    _check_batch_size(loop, partitioning.batch_shards(mesh, rules))
     log.info("mesh %s, rules %s", dict(mesh.shape), rules)
 
-    schedule = optimizers.make_schedule(train_steps)
+    schedule = optimizers.make_schedule(loop.train_steps)
     tx = optimizers.make_optimizer(schedule)
-    abstract = transformer.abstract_params(cfg)
-    p_sh = partitioning.param_shardings(abstract, transformer.param_logical_axes(cfg), mesh, rules)
-    o_sh = partitioning.opt_state_shardings(jax.eval_shape(tx.init, abstract), abstract, p_sh, mesh)
-    replicated = NamedSharding(mesh, PartitionSpec())
-    state_sh = TrainState(step=replicated, params=p_sh, opt_state=o_sh)
+    layout = state_init.state_layout(cfg, tx, mesh, rules)
     b_sh = partitioning.batch_sharding(mesh, rules)
 
     def logits_fn(params: Any, tokens: Any, positions: Any, segment_ids: Any) -> jax.Array:
         return transformer.Decoder(cfg).apply({"params": params}, tokens, positions, segment_ids)[0]
 
-    manager = checkpoints.make_manager(model_dir, keep_last, best_metric, best_mode)
-    latest = manager.latest_step()
-    start, reason = checkpoints.decide_start(
-        model_dir, stage, initial_checkpoint_path, latest, allow_initial_mismatch
+    manager = checkpoints.make_manager(
+        loop.model_dir, ckpt.keep_last, val.best_metric, val.best_mode
     )
-    log.warning("%s", reason)
     with jax.set_mesh(mesh), nn.logical_axis_rules(rules):
-        init_opt = jax.jit(tx.init, out_shardings=o_sh)
-        if start == "resume":
-            target = jax.tree.map(
-                lambda a, s: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=s),
-                TrainState(
-                    step=jax.ShapeDtypeStruct((), jnp.int32),
-                    params=abstract,
-                    opt_state=jax.eval_shape(tx.init, abstract),
-                ),
-                TrainState(step=replicated, params=p_sh, opt_state=o_sh),
-            )
-            params, opt_state = checkpoints.restore(manager, latest, target)
-            step0 = latest
-        else:
-            if start == "initial":
-                params = checkpoints.load_params(initial_checkpoint_path, p_sh, cfg)
-            else:
-                params = jax.jit(lambda r: transformer.init_params(cfg, r), out_shardings=p_sh)(
-                    jax.random.key(seed)
-                )
-            opt_state = init_opt(params)
-            step0 = 0
-            info = {"stage": stage, "initial_checkpoint": None}
-            if start == "initial":
-                info["initial_checkpoint"] = paths_io.normalize(initial_checkpoint_path)
-            checkpoints.write_json(os.path.join(model_dir, checkpoints.RUN_INFO), info)
-        state = TrainState(
-            step=jax.device_put(jnp.asarray(step0, jnp.int32), replicated),
-            params=params,
-            opt_state=opt_state,
-        )
-        train_step = jax.jit(
-            make_train_step(obj, logits_fn, tx, schedule, accum_steps),
-            out_shardings=(state_sh, replicated),
+        start, state = state_init.start_state(layout, manager, cfg, tx, loop, ckpt)
+        jit_step = jax.jit(
+            make_train_step(obj, logits_fn, tx, schedule, loop.accum_steps),
+            out_shardings=(layout.shardings, layout.replicated),
             donate_argnums=0,
         )
-        eval_step = jax.jit(make_eval_step(obj, logits_fn), out_shardings=replicated)
-        it = batch_iterator_fn(
-            task_name, "train", batch_size, feature_lengths, seed=seed, shuffle=shuffle,
-            repeat=True, pack=pack, shard_index=jax.process_index(),
+        eval_step = jax.jit(make_eval_step(obj, logits_fn), out_shardings=layout.replicated)
+        evaluate = validation_lib.make_evaluate(
+            val, loop, eval_step, batch_iterator_fn, b_sh, vocabulary
+        )
+        step0 = int(jax.device_get(state.step))
+        batches = batch_iterator_fn(
+            loop.task_name, "train", loop.batch_size, loop.feature_lengths, seed=loop.seed,
+            shuffle=loop.shuffle, repeat=True, pack=loop.pack, shard_index=jax.process_index(),
             num_shards=jax.process_count(), start_step=step0, vocabulary=vocabulary,
         )  # fmt: skip
-
-        def evaluate(params: Any, step: int) -> dict[str, float]:
-            eval_it = batch_iterator_fn(
-                eval_task_name or task_name, eval_split, batch_size, feature_lengths, seed=seed,
-                shuffle=False, repeat=False, pack=pack, shard_index=jax.process_index(),
-                num_shards=jax.process_count(), start_step=0, vocabulary=vocabulary,
-            )  # fmt: skip
-            rows = []
-            for i, local in enumerate(eval_it):
-                if i >= eval_batches:
-                    break
-                m = eval_step(params, partitioning.global_batch(local, b_sh))
-                rows.append({k: float(v) for k, v in jax.device_get(m).items()})
-            out = {f"validation/{k}": v for k, v in _weighted_mean(rows).items()}
-            for hook in eval_hooks:
-                out.update({f"validation/{k}": float(v) for k, v in hook(params, step).items()})
-            return out
-
-        logger = MetricsLogger(model_dir, train_steps, step0)
-        best = checkpoints.read_json(os.path.join(model_dir, checkpoints.BEST)) or {}
-        pending_best: dict | None = None
-        window: list[dict] = []
-        step, metrics = step0, {}
-        with _Sigterm() as sigterm:
-            while step < train_steps:
-                local = next(it)
-                logger.add_tokens(_count_tokens(local) * jax.process_count())
-                state, metrics = train_step(state, partitioning.global_batch(local, b_sh))
-                step += 1
-                window.append(metrics)
-                if nan_check_every and step % nan_check_every == 0:
-                    _check_finite(metrics, step, task_name, manager, model_dir)
-                if step % log_every == 0 or step == train_steps:
-                    host = jax.device_get(window)
-                    mean = {k: float(np.mean([m[k] for m in host])) for k in host[-1]}
-                    logger.log_train(step, mean)
-                    window = []
-                eval_metrics = None
-                if eval_every and (step % eval_every == 0 or step == train_steps):
-                    eval_metrics = evaluate(state.params, step)
-                    logger.write(step, eval_metrics)
-                    log.info("step %d validation %s", step, eval_metrics)
-                    value = eval_metrics.get(best_metric) if best_metric else None
-                    # Ties go to the later step, as orbax's BestN keeps it (the earlier one
-                    # may be deleted).
-                    if value is not None and (
-                        not best
-                        or (
-                            value <= best["value"] if best_mode == "min" else value >= best["value"]
-                        )
-                    ):
-                        best = {
-                            "step": step,
-                            "metric": best_metric,
-                            "value": value,
-                            "path": os.path.join(model_dir, checkpoints.CHECKPOINTS, str(step)),
-                        }
-                        pending_best = best
-                save_now = checkpoint_every > 0 and (
-                    step % checkpoint_every == 0
-                    or step == train_steps
-                    or eval_metrics is not None
-                    or sigterm.received
-                )
-                if save_now:
-                    if nan_check_every:  # also between check intervals: never save bad params
-                        _check_finite(metrics, step, task_name, manager, model_dir)
-                    checkpoints.save(manager, step, state, eval_metrics, force=True)
-                    if pending_best is not None and pending_best["step"] < step:
-                        checkpoints.write_json(
-                            os.path.join(model_dir, checkpoints.BEST), pending_best
-                        )
-                        pending_best = None
-                if sigterm.received:
-                    log.warning("stopped by SIGTERM at step %d (checkpoint saved)", step)
-                    break
+        logger = MetricsLogger(loop.model_dir, loop.train_steps, step0)
+        best = BestCheckpoint(loop.model_dir, val.best_metric, val.best_mode)
+        state, step, metrics = _run_steps(
+            state, step0, lambda s, local: jit_step(s, partitioning.global_batch(local, b_sh)),
+            batches, evaluate, _Run(loop, ckpt, val, manager, logger, best),
+        )  # fmt: skip
         manager.wait_until_finished()
-        if pending_best is not None:
-            checkpoints.write_json(os.path.join(model_dir, checkpoints.BEST), pending_best)
+        best.flush()
         manager.close()
         logger.close()
     last = {k: float(v) for k, v in jax.device_get(metrics).items()} if metrics else {}

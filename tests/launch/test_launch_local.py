@@ -130,8 +130,8 @@ def test_two_process_training_run_through_local_sh(run_script, tmp_path):
     args = ["--num_processes", "2", "--devices_per_process", "2", "--port", str(_free_port())]
     args += ["--stage", "train", "--python", sys.executable, "--log_dir", str(tmp_path / "logs")]
     args += ["--gin_file", "gin/ssft.gin", f"--gin.MODEL_DIR={model_dir}", "--gin.TRAIN_STEPS=2"]
-    args += ["--gin.BATCH_SIZE=4", "--gin.WARMUP_STEPS=0", "--gin.train.eval_every=0"]
-    args += ["--gin.train.checkpoint_every=2"]
+    args += ["--gin.BATCH_SIZE=4", "--gin.WARMUP_STEPS=0", "--gin.ValidationConfig.every=0"]
+    args += ["--gin.CheckpointConfig.every=2"]
     result = run_script("local.sh", args, cwd=REPO, timeout=400)
     assert result.returncode == 0, result.stderr
     for i in range(2):

@@ -30,8 +30,8 @@ def test_math_recipe_needs_a_base_checkpoint_and_tokenizer_and_passes_them_on():
         "get_vocabulary.path = '/ckpt/llama/tokenizer.json'",
     ]
     binds = cfg.generator_bindings()
-    assert "train.eval_hooks = [@greedy_pass_at_1_hook()]" in binds
-    assert "train.best_metric = 'validation/greedy_pass_at_1'" in binds
+    assert "ValidationConfig.hooks = [@greedy_pass_at_1_hook()]" in binds
+    assert "ValidationConfig.best_metric = 'validation/greedy_pass_at_1'" in binds
     assert "greedy_pass_at_1_hook.source = 'math'" in binds
     assert binds[-1] == "greedy_pass_at_1_hook.max_decode_len = 1024"  # selection_bindings last
 
@@ -52,7 +52,10 @@ def test_bad_recipe_settings_name_the_field():
     sp = paper.RecipeConfig(work_dir="w", tokenizer="/ckpt/tokenizer.model")
     assert sp.job_bindings()[0] == "get_vocabulary.kind = 'sentencepiece'"
     loss = paper.RecipeConfig(work_dir="w", generator_selection="loss").generator_bindings()
-    assert loss == ["train.best_metric = 'validation/loss'", "train.best_mode = 'min'"]
+    assert loss == [
+        "ValidationConfig.best_metric = 'validation/loss'",
+        "ValidationConfig.best_mode = 'min'",
+    ]
 
 
 def test_paper_table_has_a_row_per_generator_at_the_full_pool_size():

@@ -11,18 +11,18 @@ LENS = ["max_prompt_len = 48", "max_decode_len = 72"]
 
 
 def _config(work_dir) -> paper.RecipeConfig:
-    train = ["BATCH_SIZE = 8", "train.eval_batches = 1", "train.log_every = 5"]
+    train = ["BATCH_SIZE = 8", "ValidationConfig.batches = 1", "TrainLoopConfig.log_every = 5"]
     return paper.RecipeConfig(
         work_dir=str(work_dir),
         common_gin_files=["data/synth.gin"],
-        ssft_bindings=[*train, "TRAIN_STEPS = 20", "train.eval_every = 10",
-                       "train.checkpoint_every = 10"],
+        ssft_bindings=[*train, "TRAIN_STEPS = 20", "ValidationConfig.every = 10",
+                       "CheckpointConfig.every = 10"],
         selection_problems=4,
         selection_bindings=[f"greedy_pass_at_1_hook.{b}" for b in LENS],
         train_sample_problems=16,
         train_num_samples=4,
-        verifier_bindings=[*train, "TRAIN_STEPS = 6", "train.eval_every = 3",
-                           "train.checkpoint_every = 3"],
+        verifier_bindings=[*train, "TRAIN_STEPS = 6", "ValidationConfig.every = 3",
+                           "CheckpointConfig.every = 3"],
         multitask_bindings=["TRAIN_STEPS = 6"],
         test_problems=6,
         test_num_samples=4,

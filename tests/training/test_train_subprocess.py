@@ -69,7 +69,7 @@ def test_kill9_then_resume_matches_uninterrupted(tmp_path):
 @pytest.mark.slow
 def test_sigterm_saves_and_exits_cleanly(tmp_path):
     proc, model_dir = launch(
-        tmp_path, "term", 50, extra=("train.checkpoint_every = 100",),
+        tmp_path, "term", 50, extra=("CheckpointConfig.every = 100",),
         env_extra={"MATHFT_TEST_SIGTERM_AT_STEP": "3"},
     )  # fmt: skip
     rc, out = finish(proc)
@@ -86,7 +86,7 @@ def _free_port() -> int:
 
 @pytest.mark.slow
 def test_two_processes_match_one_with_eight_devices(tmp_path):
-    extra = ("train.checkpoint_every = 0",)
+    extra = ("CheckpointConfig.every = 0",)
     single, single_dir = launch(tmp_path, "single", 3, extra, devices=8)
     rc, out = finish(single)
     assert rc == 0, out[-3000:]

@@ -30,7 +30,7 @@ def _run(gin_file, model_dir, *bindings):
     gin.clear_config()
     train_main.parse_gin(
         [f"--gin_file={gin_file}", f"--gin.MODEL_DIR={model_dir}", f"--gin.TRAIN_STEPS={STEPS}",
-         "--gin.train.eval_every=75", "--gin.train.eval_batches=4", "--gin.train.log_every=25",
+         "--gin.ValidationConfig.every=75", "--gin.ValidationConfig.batches=4", "--gin.TrainLoopConfig.log_every=25",
          "--gin.LEARNING_RATE=3e-3", *bindings]
     )  # fmt: skip
     try:
@@ -61,14 +61,14 @@ def test_ssft_cuts_validation_loss(ssft_dir):
 @pytest.mark.slow
 def test_verifier_lifts_validation_accuracy_above_chance(ssft_dir, tmp_path):
     init = f"--gin.INITIAL_CHECKPOINT_PATH='{ssft_dir}'"
-    evals = ("--gin.train.eval_batches=16",)  # 256 validation rows, half of them correct
+    evals = ("--gin.ValidationConfig.batches=16",)  # 256 validation rows, half of them correct
     # Starting accuracy: the SSFT params as they are (one step at learning rate 0, then evaluated).
     untrained = tmp_path / "untrained"
     _run("verifier_xent.gin", untrained, init, *evals, "--gin.TRAIN_STEPS=1",
-         "--gin.LEARNING_RATE=0.0", "--gin.train.eval_every=1")  # fmt: skip
+         "--gin.LEARNING_RATE=0.0", "--gin.ValidationConfig.every=1")  # fmt: skip
     verifier = tmp_path / "verifier"
     _run("verifier_xent.gin", verifier, init, *evals, "--gin.LEARNING_RATE=1e-3",
-         "--gin.train.eval_every=50")  # fmt: skip
+         "--gin.ValidationConfig.every=50")  # fmt: skip
     start = _evals(untrained, "validation/accuracy")
     accuracy = _evals(verifier, "validation/accuracy")
     # Measured 2026-12-02: 0.54 at the start; 0.71 at steps 50/100/150, the cap of the unfinished

@@ -14,13 +14,19 @@ from mathft_jax import train as train_main
 from mathft_jax.training import checkpoints, metrics_logging, trainer
 
 
-def run(model_dir, steps, stage="ssft", **kw):
-    """One `trainer.train` call on the fake task and tiny model."""
-    args = dict(
+def run(model_dir, steps, stage="ssft", loop=None, ckpt=None, val=None, **kw):
+    """One `trainer.train` call on the fake task and tiny model; `loop`, `ckpt`, `val` override
+    fields of TrainLoopConfig, CheckpointConfig, ValidationConfig, `kw` arguments of `train`."""
+    loop_fields = dict(
         model_dir=str(model_dir), stage=stage, train_steps=steps, task_name="fake",
-        feature_lengths={"inputs": 4, "targets": 12}, batch_size=8,
+        feature_lengths={"inputs": 4, "targets": 12}, batch_size=8, log_every=1,
+    )  # fmt: skip
+    args = dict(
         model_config=train_fakes.TINY, batch_iterator_fn=train_fakes.fake_batch_iterator,
-        vocabulary=train_fakes.FakeVocab(), log_every=1, checkpoint_every=2, eval_every=0,
+        vocabulary=train_fakes.FakeVocab(),
+        loop=trainer.TrainLoopConfig(**{**loop_fields, **(loop or {})}),
+        checkpoint=trainer.CheckpointConfig(**{"every": 2, **(ckpt or {})}),
+        validation=trainer.ValidationConfig(**{"every": 0, **(val or {})}),
     )  # fmt: skip
     args.update(kw)
     return trainer.train(**args)
@@ -37,7 +43,7 @@ def _gin_defaults():
 @pytest.mark.slow
 def test_start_precedence_and_best(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
-    out = run(a, 4, eval_every=2, best_metric="validation/loss")
+    out = run(a, 4, val={"every": 2, "best_metric": "validation/loss"})
     assert out["start"] == "scratch"
     best = json.loads((a / "best_checkpoint.json").read_text())
     assert best["step"] == 4 and best["metric"] == "validation/loss"  # loss falls: last is best
@@ -51,12 +57,12 @@ def test_start_precedence_and_best(tmp_path):
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
 
     # A new stage starts from INITIAL_CHECKPOINT_PATH (params only), records it, then resumes.
-    assert run(b, 2, initial_checkpoint_path=str(a))["start"] == "initial"
+    assert run(b, 2, ckpt={"initial_checkpoint_path": str(a)})["start"] == "initial"
     info = json.loads((b / "run_info.json").read_text())
     assert info == {"stage": "ssft", "initial_checkpoint": str(a)}
-    assert run(b, 4, initial_checkpoint_path=str(a))["start"] == "resume"
+    assert run(b, 4, ckpt={"initial_checkpoint_path": str(a)})["start"] == "resume"
     with pytest.raises(ValueError, match="will be IGNORED"):
-        run(b, 6, initial_checkpoint_path=str(tmp_path / "other"))
+        run(b, 6, ckpt={"initial_checkpoint_path": str(tmp_path / "other")})
     # Another stage must not silently resume from this stage's checkpoints.
     with pytest.raises(ValueError, match="holds checkpoints of stage 'ssft'"):
         run(b, 6, stage="verifier_xent")
@@ -78,7 +84,8 @@ def test_steps_between_nan_checks_are_checked_before_saving(tmp_path):
     run(tmp_path, 2)
     gin.bind_parameter("make_schedule.peak_learning_rate", float("inf"))
     with pytest.raises(FloatingPointError, match="at step 4.*Last good checkpoint: step 2"):
-        run(tmp_path, 6, nan_check_every=100)  # step 3 goes bad unchecked; step 4 would save
+        # Step 3 goes bad unchecked; step 4 would save.
+        run(tmp_path, 6, loop={"nan_check_every": 100})
     assert sorted(os.listdir(tmp_path / "checkpoints")) == ["2"]
 
 
@@ -102,7 +109,10 @@ def test_a_tied_best_metric_picks_the_step_orbax_keeps(tmp_path):
     """Learning rate 0: every evaluation ties. Orbax's BestN keeps the latest of tied steps and
     deletes the others, so best_checkpoint.json must name that one (and it must exist)."""
     gin.bind_parameter("make_schedule.peak_learning_rate", 0.0)
-    run(tmp_path, 6, eval_every=2, checkpoint_every=2, keep_last=1, best_metric="validation/loss")
+    run(
+        tmp_path, 6, ckpt={"every": 2, "keep_last": 1},
+        val={"every": 2, "best_metric": "validation/loss"},
+    )  # fmt: skip
     best = json.loads((tmp_path / "best_checkpoint.json").read_text())
     assert best["step"] == 6 and os.path.isdir(best["path"])
     assert sorted(int(p) for p in os.listdir(tmp_path / "checkpoints")) == [6]
@@ -128,8 +138,8 @@ def test_verifier_xent_learns_a_learnable_label(tmp_path):
     gin.bind_parameter("make_schedule.decay", "constant")
     run(
         tmp_path, 60, objective=obj, batch_iterator_fn=train_fakes.fake_verifier_iterator,
-        feature_lengths={"inputs": 6, "targets": 2}, batch_size=32, eval_every=60,
-        best_metric="validation/accuracy", best_mode="max", log_every=20,
+        loop={"feature_lengths": {"inputs": 6, "targets": 2}, "batch_size": 32, "log_every": 20},
+        val={"every": 60, "best_metric": "validation/accuracy", "best_mode": "max"},
     )  # fmt: skip
     acc = [
         r["validation/accuracy"]
@@ -145,7 +155,10 @@ def test_an_earlier_best_survives_keep_last_and_progress_is_shown(tmp_path, capl
     import logging  # noqa: PLC0415
 
     with caplog.at_level(logging.INFO, logger="mathft_jax.train"):
-        run(tmp_path, 6, eval_every=2, keep_last=1, best_metric="validation/loss", best_mode="max")
+        run(
+            tmp_path, 6, ckpt={"keep_last": 1},
+            val={"every": 2, "best_metric": "validation/loss", "best_mode": "max"},
+        )  # fmt: skip
     best = json.loads((tmp_path / "best_checkpoint.json").read_text())
     assert best["step"] == 2 and os.path.isdir(best["path"])
     assert sorted(int(p) for p in os.listdir(tmp_path / "checkpoints")) == [2, 6]
@@ -166,7 +179,7 @@ def test_a_stage_starts_from_an_hf_checkpoint_folder(tmp_path):
     params = transformer.init_params(train_fakes.TINY, jax.random.key(7))
     hf_io.save_hf_checkpoint(tmp_path / "hf", train_fakes.TINY, params)
     gin.bind_parameter("make_schedule.peak_learning_rate", 0.0)  # no update: params stay put
-    out = run(tmp_path / "run", 1, initial_checkpoint_path=str(tmp_path / "hf"))
+    out = run(tmp_path / "run", 1, ckpt={"initial_checkpoint_path": str(tmp_path / "hf")})
     assert out["start"] == "initial"
     for x, y in zip(jax.tree.leaves(out["state"].params), jax.tree.leaves(params), strict=True):
         np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-6, atol=1e-7)

@@ -56,11 +56,11 @@ def decoder_fns(config: Any, cache_dtype: Any = jnp.float32) -> ModelFns:
     layer, so the token loop copies neither weights nor cache; `apply` takes either layout
     (scoring calls it with the checkpoint's stacked params).
     """
-    from mathft_jax.models import decoder as decoder_lib  # noqa: PLC0415
+    from mathft_jax.models import transformer  # noqa: PLC0415
 
     modules = {
-        True: decoder_lib.Decoder(config),  # stacked "layers" params (as trained)
-        False: decoder_lib.Decoder(dataclasses.replace(config, scan_layers=False)),
+        True: transformer.Decoder(config),  # stacked "layers" params (as trained)
+        False: transformer.Decoder(dataclasses.replace(config, scan_layers=False)),
     }
 
     def apply(params, tokens, positions, segment_ids, cache):
@@ -71,12 +71,12 @@ def decoder_fns(config: Any, cache_dtype: Any = jnp.float32) -> ModelFns:
 
     def init_cache(batch: int, max_length: int) -> Cache:
         loop_config = modules[False].config
-        return decoder_lib.init_cache(loop_config, batch, max_length, cache_dtype, per_layer=True)
+        return transformer.init_cache(loop_config, batch, max_length, cache_dtype, per_layer=True)
 
     def prepare_params(params):
-        return decoder_lib.unstack_layers(config, params)[1]
+        return transformer.unstack_layers(config, params)[1]
 
-    return ModelFns(apply, init_cache, decoder_lib.share_prefix, prepare_params)
+    return ModelFns(apply, init_cache, transformer.share_prefix, prepare_params)
 
 
 def prompt_positions(segment_ids: jax.Array) -> jax.Array:

@@ -6,7 +6,7 @@ short by a crash is dropped. Sampling keys come from (seed, index of the problem
 so a resumed or re-batched run writes the same samples.
 
 Multi-host: every process decodes the same batches in lockstep (each computes its devices' shard),
-`to_host` gathers the outputs to every process, and only process 0 reads and writes the output
+`runtime.multihost.to_host` gathers the outputs to every process, and only process 0 reads and writes the output
 file (`done_ids`, `open_output`); it may be a gs:// URL (`mathft_jax.paths_io`).
 """
 
@@ -26,9 +26,9 @@ from mathft_jax import paths_io
 from mathft_jax.inference import decoding
 from mathft_jax.inference.prompting import PromptFn, truncate_at_stops
 from mathft_jax.inference.sampling import SamplingConfig
+from mathft_jax.runtime.multihost import batch_sharding, from_process_0, place_params, to_host
 
 Mesh = jax.sharding.Mesh
-PartitionSpec = jax.sharding.PartitionSpec
 
 
 class ProblemLike(Protocol):
@@ -64,22 +64,6 @@ def read_done_ids(path: str) -> set[str]:
     return done
 
 
-def from_process_0(value: Any) -> Any:
-    """Process 0's `value` (anything JSON can hold) on every process; `value` itself when the job
-    has one process. Every process must call it at the same point (it is a collective)."""
-    if jax.process_count() == 1:
-        return value
-    from jax.experimental import multihost_utils  # noqa: PLC0415
-
-    source = jax.process_index() == 0
-    data = np.frombuffer(json.dumps(value).encode() if source else b"", np.uint8).astype(np.int32)
-    size = int(multihost_utils.broadcast_one_to_all(np.int32(data.size)))
-    buf = np.zeros(size, np.int32)
-    buf[: data.size] = data
-    buf = np.asarray(multihost_utils.broadcast_one_to_all(buf))
-    return json.loads(buf.astype(np.uint8).tobytes().decode())
-
-
 def done_ids(path: str) -> set[str]:
     """`read_done_ids(path)` as process 0 reads it, on every process.
 
@@ -104,21 +88,6 @@ def open_output(path: str) -> Iterator[IO[str]]:
         yield out
 
 
-def to_host(x: Any) -> np.ndarray:
-    """The whole of `x` as a numpy array on this process.
-
-    `np.asarray` alone fails on an array sharded over devices of other processes (a multi-host
-    mesh); such an array is all-gathered (a collective: every process calls this in lockstep).
-    """
-    if not isinstance(x, jax.Array) or x.is_fully_addressable:
-        return np.asarray(x)
-    if x.is_fully_replicated:
-        return np.asarray(x.addressable_data(0))
-    from jax.experimental import multihost_utils  # noqa: PLC0415
-
-    return np.asarray(multihost_utils.process_allgather(x, tiled=True))
-
-
 def encode_prompts(
     vocab: Any, prompts: Sequence[str], max_prompt_len: int, bos_id: int | None = 0
 ) -> tuple[np.ndarray, np.ndarray, int]:
@@ -139,29 +108,6 @@ def encode_prompts(
         tokens[i, max_prompt_len - len(ids) :] = ids
         segs[i, max_prompt_len - len(ids) :] = 1
     return tokens, segs, truncated
-
-
-def batch_sharding(mesh: Mesh | None, data_axes: Sequence[str] = ("data", "fsdp")) -> Any:
-    """Sharding of the batch axis over the mesh's data axes (those of `data_axes` it has)."""
-    if mesh is None:
-        return None
-    axes = tuple(a for a in data_axes if a in mesh.axis_names)
-    return jax.sharding.NamedSharding(mesh, PartitionSpec(axes or None))
-
-
-def place_params(params: Any, mesh: Mesh | None) -> Any:
-    """Replicates host/one-device params over the mesh; leaves already-sharded params alone."""
-    if mesh is None:
-        return params
-    replicated = jax.sharding.NamedSharding(mesh, PartitionSpec())
-
-    def put(x):
-        sharding = getattr(x, "sharding", None)
-        if isinstance(sharding, jax.sharding.NamedSharding) and sharding.mesh == mesh:
-            return x
-        return jax.device_put(x, replicated)
-
-    return jax.tree.map(put, params)
 
 
 def decode_texts(

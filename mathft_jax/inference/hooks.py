@@ -8,6 +8,7 @@ import gin
 from mathft_jax.inference import decoding, generation
 from mathft_jax.inference.prompting import PromptFn
 from mathft_jax.inference.sampling import SamplingConfig
+from mathft_jax.runtime import multihost
 
 
 @gin.configurable
@@ -31,7 +32,7 @@ def greedy_pass_at_1_hook(
     Decodes the first `num_problems` problems of `split` greedily with the SSFT prompt and grades
     each greedy answer against the ground truth with `is_equiv`. In a multi-host job every process
     calls the hook (the trainer does) and gets the same value: the decoded tokens are gathered to
-    every process (`generation.to_host`), whether `mesh` shards the batch or (None) the prompts are
+    every process (`runtime.multihost.to_host`), whether `mesh` shards the batch or (None) the prompts are
     replicated next to params sharded over the trainer's mesh.
 
     Args:
@@ -65,7 +66,7 @@ def greedy_pass_at_1_hook(
     def hook(params: Any, step: int) -> dict[str, float]:
         del step  # greedy decoding is deterministic; the step only labels the result
         texts = generation.generate(
-            generation.place_params(params, mesh),
+            multihost.place_params(params, mesh),
             prompts,
             range(len(prompts)),
             model=model,

@@ -24,7 +24,8 @@ from jax.sharding import NamedSharding, PartitionSpec
 
 from mathft_jax import paths_io
 from mathft_jax.models import ModelConfig, transformer
-from mathft_jax.training import checkpoints, objectives, optimizers, partitioning
+from mathft_jax.runtime import checkpoints, partitioning
+from mathft_jax.training import objectives, optimizers
 from mathft_jax.training.metrics_logging import MetricsLogger
 from mathft_jax.training.train_state import TrainState, make_eval_step, make_train_step
 

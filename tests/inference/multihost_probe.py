@@ -17,6 +17,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 from mathft_jax import distributed
 from mathft_jax.inference import generation, hooks
 from mathft_jax.inference.sampling import SamplingConfig
+from mathft_jax.runtime import multihost
 
 PROMPTS = [f"Q: {i} + {i}?" for i in range(5)]  # 5 prompts in batches of 4: one padded batch
 HOOK_PROBLEMS = [fakes.Problem("a", "7?", "7"), fakes.Problem("b", "3?", "3")]
@@ -27,7 +28,7 @@ def main() -> None:
     _, settings = distributed.split_flags([])  # the MATHFT_* env that launch/local.sh sets
     distributed.initialize(settings)
     mesh = jax.sharding.Mesh(np.asarray(jax.devices()), ("data",))  # as partitioning.make_mesh
-    params = generation.place_params(fakes.init_params(), mesh)
+    params = multihost.place_params(fakes.init_params(), mesh)
     texts = {
         name: generation.generate(
             params,

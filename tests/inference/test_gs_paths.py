@@ -10,7 +10,7 @@ import pytest
 from mathft_jax import paths_io
 from mathft_jax.inference import generation, scoring
 from mathft_jax.inference.sampling import SamplingConfig
-from mathft_jax.training import checkpoints
+from mathft_jax.runtime import checkpoints
 
 PROBLEMS = [fakes.Problem(f"p{i}", f"What is {i} + {i}?", str(2 * i)) for i in range(3)]
 

@@ -10,7 +10,6 @@ import pytest
 from mathft_jax import paths_io
 from mathft_jax.inference import generation, scoring
 from mathft_jax.inference.sampling import SamplingConfig
-from mathft_jax.runtime import checkpoints
 
 PROBLEMS = [fakes.Problem(f"p{i}", f"What is {i} + {i}?", str(2 * i)) for i in range(3)]
 
@@ -76,14 +75,3 @@ def test_score_gs_candidates_into_gs_output(params, bucket):
     assert written == 3
     scored = [json.loads(x) for x in (bucket / "bucket/scored/s.jsonl").read_text().splitlines()]
     assert [len(r["verifier_scores"]) for r in scored] == [2, 2, 2]
-
-
-def test_checkpoint_json_and_start_decision_on_a_gs_model_dir(bucket):
-    model_dir = "gs://bucket/runs/ssft"
-    checkpoints.write_json(f"{model_dir}/{checkpoints.RUN_INFO}", {"stage": "ssft"})
-    assert (bucket / "bucket/runs/ssft/run_info.json").exists()
-    assert not (bucket / "bucket/runs/ssft/run_info.json.tmp").exists()
-    start, reason = checkpoints.decide_start(model_dir, "ssft", None, 3)
-    assert start == "resume" and f"RESUMING from {model_dir} step 3" in reason
-    with pytest.raises(ValueError, match="holds checkpoints of stage 'ssft'"):
-        checkpoints.decide_start(model_dir, "verifier", None, 3)

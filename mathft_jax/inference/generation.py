@@ -25,7 +25,6 @@ import numpy as np
 from mathft_jax import paths_io
 from mathft_jax.inference import decoding
 from mathft_jax.inference.prompting import PromptFn, truncate_at_stops
-from mathft_jax.inference.sampling import SamplingConfig
 from mathft_jax.runtime.multihost import batch_sharding, from_process_0, place_params, to_host
 
 Mesh = jax.sharding.Mesh
@@ -130,22 +129,17 @@ def generate(
     *,
     model: decoding.ModelFns,
     vocab: Any,
-    batch_size: int,
-    num_samples: int,
-    max_prompt_len: int,
-    max_decode_len: int,
-    sampling: SamplingConfig,
-    seed: int,
-    include_greedy: bool,
+    config: decoding.DecodeConfig,
     stops: Sequence[str] = (),
     mesh: Mesh | None = None,
-    bos_id: int | None = 0,
 ) -> list[list[str]]:
     """Decodes every prompt; yields per prompt [greedy?, sample_0 .. sample_{N-1}] texts.
 
-    Shapes stay fixed across batches (the last batch is padded with copies of its first prompt), so
-    the decode step compiles once.
+    `config.batch_size` prompts go to each `decoding.decode` call, left-padded to
+    `config.max_prompt_len`. Shapes stay fixed across batches (the last batch is padded with copies
+    of its first prompt), so the decode step compiles once.
     """
+    batch_size, max_prompt_len = config.batch_size, config.max_prompt_len
     if mesh is not None:
         axes = batch_sharding(mesh).spec[0] or ()
         axes = (axes,) if isinstance(axes, str) else axes  # P(("data",)) may read back as "data"
@@ -162,14 +156,14 @@ def generate(
         real = len(chunk)
         chunk += [chunk[0]] * (batch_size - real)
         chunk_ids += [chunk_ids[0]] * (batch_size - real)
-        tokens, segs, truncated = encode_prompts(vocab, chunk, max_prompt_len, bos_id)
+        tokens, segs, truncated = encode_prompts(vocab, chunk, max_prompt_len, config.bos_id)
         if truncated:
             logging.warning(
                 "%d prompts longer than max_prompt_len=%d kept their tail",
                 truncated,
                 max_prompt_len,
             )
-        keys = decoding.problem_keys(seed, np.asarray(chunk_ids))
+        keys = decoding.problem_keys(config.seed, np.asarray(chunk_ids))
         args = [jnp.asarray(tokens), jnp.asarray(segs), keys]
         if sharding is not None:
             args = [jax.device_put(a, sharding) for a in args]
@@ -177,12 +171,9 @@ def generate(
             params,
             *args,
             model=model,
-            num_samples=num_samples,
-            max_decode_len=max_decode_len,
-            sampling=sampling,
+            config=config,
             eos_id=vocab.eos_id,
             pad_id=vocab.pad_id,
-            include_greedy=include_greedy,
         )
         out, lengths = to_host(out), to_host(lengths)
         for b in range(real):
@@ -198,23 +189,17 @@ def decode_problems(
     model: decoding.ModelFns,
     vocab: Any,
     prompt_fn: PromptFn,
-    batch_size: int,
-    num_samples: int,
-    max_prompt_len: int,
-    max_decode_len: int,
-    sampling: SamplingConfig,
-    seed: int,
-    include_greedy: bool = True,
+    config: decoding.DecodeConfig,
     stops: Sequence[str] = (),
     mesh: Mesh | None = None,
     meta: dict[str, Any] | None = None,
     extract_fn: Callable[[str], str | None] | None = None,
-    bos_id: int | None = 0,
 ) -> int:
     """Appends one candidates record per problem not yet in `output_path`; returns how many.
 
     Records follow WORKSPACE.md ("Candidates file"): unique_id, problem, answer, greedy (when
-    `include_greedy`), samples, sample_answers and meta (sampling settings, seed, plus `meta`).
+    `config.include_greedy`), samples, sample_answers and meta (sampling settings, seed, plus
+    `meta`).
     """
     if extract_fn is None:
         from mathft_jax.grading import extract_answer as extract_fn  # noqa: PLC0415
@@ -222,37 +207,30 @@ def decode_problems(
     todo = [(i, p) for i, p in enumerate(problems) if p.unique_id not in done]
     logging.info("%s: %d problems done, %d to decode", output_path, len(done), len(todo))
     record_meta = {
-        "seed": seed,
-        "temperature": sampling.temperature,
-        "top_p": sampling.top_p,
-        "top_k": sampling.top_k,
-        "num_samples": num_samples,
-        "max_decode_len": max_decode_len,
-        "max_prompt_len": max_prompt_len,
+        "seed": config.seed,
+        "temperature": config.sampling.temperature,
+        "top_p": config.sampling.top_p,
+        "top_k": config.sampling.top_k,
+        "num_samples": config.num_samples,
+        "max_decode_len": config.max_decode_len,
+        "max_prompt_len": config.max_prompt_len,
         **(meta or {}),
     }
     params = place_params(params, mesh)
     written = 0
     with open_output(output_path) as out:
         # Decode a batch at a time and write it at once, so a crash loses at most one batch.
-        for start in range(0, len(todo), batch_size):
-            chunk = todo[start : start + batch_size]
+        for start in range(0, len(todo), config.batch_size):
+            chunk = todo[start : start + config.batch_size]
             texts = generate(
                 params,
                 [prompt_fn(p.problem) for _, p in chunk],
                 [i for i, _ in chunk],
                 model=model,
                 vocab=vocab,
-                batch_size=batch_size,
-                num_samples=num_samples,
-                max_prompt_len=max_prompt_len,
-                max_decode_len=max_decode_len,
-                sampling=sampling,
-                seed=seed,
-                include_greedy=include_greedy,
+                config=config,
                 stops=stops,
                 mesh=mesh,
-                bos_id=bos_id,
             )
             for (_, problem), rows in zip(chunk, texts):
                 record: dict[str, Any] = {
@@ -260,7 +238,7 @@ def decode_problems(
                     "problem": problem.problem,
                     "answer": problem.answer,
                 }
-                if include_greedy:
+                if config.include_greedy:
                     record["greedy"], rows = rows[0], rows[1:]
                 record["samples"] = rows
                 record["sample_answers"] = [extract_fn(s) for s in rows]

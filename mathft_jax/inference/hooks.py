@@ -61,6 +61,15 @@ def greedy_pass_at_1_hook(
     if prompt_fn is None:
         from mathft_jax.data.prompts import ssft_prompt as prompt_fn  # noqa: PLC0415
     prompts = [prompt_fn(p.problem) for p in problems]
+    config = decoding.DecodeConfig(
+        num_samples=0,
+        max_decode_len=max_decode_len,
+        sampling=SamplingConfig(temperature=0.0),
+        include_greedy=True,
+        batch_size=batch_size,
+        max_prompt_len=max_prompt_len,
+        seed=0,
+    )
     answers = [p.answer for p in problems]
 
     def hook(params: Any, step: int) -> dict[str, float]:
@@ -71,13 +80,7 @@ def greedy_pass_at_1_hook(
             range(len(prompts)),
             model=model,
             vocab=vocab,
-            batch_size=batch_size,
-            num_samples=0,
-            max_prompt_len=max_prompt_len,
-            max_decode_len=max_decode_len,
-            sampling=SamplingConfig(temperature=0.0),
-            seed=0,
-            include_greedy=True,
+            config=config,
             mesh=mesh,
         )
         correct = 0

@@ -16,6 +16,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 
 from mathft_jax import distributed
 from mathft_jax.inference import generation, hooks
+from mathft_jax.inference.decoding import DecodeConfig
 from mathft_jax.inference.sampling import SamplingConfig
 from mathft_jax.runtime import multihost
 
@@ -36,13 +37,15 @@ def main() -> None:
             range(len(PROMPTS)),
             model=fakes.MODEL,
             vocab=fakes.ByteVocab(),
-            batch_size=4,
-            num_samples=2,
-            max_prompt_len=16,
-            max_decode_len=8,
-            sampling=SamplingConfig(),
-            seed=3,
-            include_greedy=True,
+            config=DecodeConfig(
+                num_samples=2,
+                max_decode_len=8,
+                sampling=SamplingConfig(),
+                include_greedy=True,
+                batch_size=4,
+                max_prompt_len=16,
+                seed=3,
+            ),
             mesh=batch_mesh,
         )
         for name, batch_mesh in (("sharded", mesh), ("replicated", None))

@@ -9,6 +9,7 @@ import pytest
 
 from mathft_jax import paths_io
 from mathft_jax.inference import generation, scoring
+from mathft_jax.inference.decoding import DecodeConfig
 from mathft_jax.inference.sampling import SamplingConfig
 
 PROBLEMS = [fakes.Problem(f"p{i}", f"What is {i} + {i}?", str(2 * i)) for i in range(3)]
@@ -27,12 +28,15 @@ def decode(params, path):
         model=fakes.MODEL,
         vocab=fakes.ByteVocab(),
         prompt_fn=lambda p: f"Q: {p}\nA:",
-        batch_size=2,
-        num_samples=2,
-        max_prompt_len=24,
-        max_decode_len=8,
-        sampling=SamplingConfig(),
-        seed=7,
+        config=DecodeConfig(
+            num_samples=2,
+            max_decode_len=8,
+            sampling=SamplingConfig(),
+            include_greedy=True,
+            batch_size=2,
+            max_prompt_len=24,
+            seed=7,
+        ),
         extract_fn=fakes.extract_boxed,
     )
 

@@ -6,8 +6,8 @@ short by a crash is dropped. Sampling keys come from (seed, index of the problem
 so a resumed or re-batched run writes the same samples.
 
 Multi-host: every process decodes the same batches in lockstep (each computes its devices' shard),
-`runtime.multihost.to_host` gathers the outputs to every process, and only process 0 reads and writes the output
-file (`done_ids`, `open_output`); it may be a gs:// URL (`mathft_jax.paths_io`).
+`runtime.multihost.to_host` gathers the outputs to every process, and only process 0 reads and
+writes the output file (`done_ids`, `open_output`); it may be a gs:// URL (`mathft_jax.paths_io`).
 """
 
 import contextlib

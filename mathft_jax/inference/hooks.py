@@ -32,8 +32,8 @@ def greedy_pass_at_1_hook(
     Decodes the first `num_problems` problems of `split` greedily with the SSFT prompt and grades
     each greedy answer against the ground truth with `is_equiv`. In a multi-host job every process
     calls the hook (the trainer does) and gets the same value: the decoded tokens are gathered to
-    every process (`runtime.multihost.to_host`), whether `mesh` shards the batch or (None) the prompts are
-    replicated next to params sharded over the trainer's mesh.
+    every process (`runtime.multihost.to_host`), whether `mesh` shards the batch or (None) the
+    prompts are replicated next to params sharded over the trainer's mesh.
 
     Args:
       problems: objects with `problem` and `answer`; default `load_problems(source, split)`.

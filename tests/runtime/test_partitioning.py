@@ -1,4 +1,4 @@
-"""Mesh and logical-axis rules (`mathft_jax.runtime.partitioning`) and the repo gin files for them."""
+"""Mesh and logical-axis rules (`runtime.partitioning`) and the gin files setting them."""
 
 import pathlib
 

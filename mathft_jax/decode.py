@@ -15,6 +15,7 @@ import gin
 
 from mathft_jax import cli
 from mathft_jax.inference import generation, runtime
+from mathft_jax.inference.decoding import DecodeConfig
 from mathft_jax.inference.prompting import build_prompt_fn
 from mathft_jax.inference.sampling import SamplingConfig
 
@@ -36,8 +37,9 @@ def run_decode(
 ) -> int:
     """Decodes `split` of `source` (`mathft_jax.data.problems.load_problems`); returns records written.
 
-    Args (all gin): see gin/decode.gin for what each knob does; sampling settings come from
-    `SamplingConfig` and the prompt style from `build_prompt_fn`.
+    Args (all gin): see gin/decode.gin for what each knob does; they, with the gin-bound
+    `SamplingConfig`, make the run's `DecodeConfig`, and the prompt style comes from
+    `build_prompt_fn`.
     """
     from mathft_jax.data.problems import load_problems  # noqa: PLC0415
 
@@ -45,7 +47,15 @@ def run_decode(
     mesh = runtime.mesh() if use_mesh else None
     model, params = runtime.load_model(checkpoint_path, mesh=mesh)
     prompt_fn, stops = build_prompt_fn()
-    sampling = SamplingConfig()
+    config = DecodeConfig(
+        num_samples=num_samples,
+        max_decode_len=max_decode_len,
+        sampling=SamplingConfig(),
+        include_greedy=include_greedy,
+        batch_size=batch_size,
+        max_prompt_len=max_prompt_len,
+        seed=seed,
+    )
     written = generation.decode_problems(
         problems,
         output_path,
@@ -53,13 +63,7 @@ def run_decode(
         model=model,
         vocab=runtime.vocabulary(),
         prompt_fn=prompt_fn,
-        batch_size=batch_size,
-        num_samples=num_samples,
-        max_prompt_len=max_prompt_len,
-        max_decode_len=max_decode_len,
-        sampling=sampling,
-        seed=seed,
-        include_greedy=include_greedy,
+        config=config,
         stops=stops,
         mesh=mesh,
         meta={

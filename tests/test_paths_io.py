@@ -7,7 +7,7 @@ import os
 import pytest
 
 from mathft_jax import paths_io
-from mathft_jax.training import checkpoints
+from mathft_jax.runtime import checkpoints
 
 
 @pytest.mark.parametrize(

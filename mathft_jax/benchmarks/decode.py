@@ -64,6 +64,9 @@ def jax_side(config, params, prompt: np.ndarray, new_tokens: int) -> Callable[[]
     tokens = jnp.asarray(prompt[None])
     segs = jnp.ones_like(tokens)
     seed = [0]
+    config = decoding.DecodeConfig(
+        num_samples=NUM_SAMPLES, max_decode_len=new_tokens, sampling=SAMPLING, ignore_eos=True
+    )
 
     def run():
         seed[0] += 1  # fresh samples each call, as a real run would draw
@@ -74,11 +77,8 @@ def jax_side(config, params, prompt: np.ndarray, new_tokens: int) -> Callable[[]
             segs,
             keys,
             model=model,
-            num_samples=NUM_SAMPLES,
-            max_decode_len=new_tokens,
-            sampling=SAMPLING,
+            config=config,
             eos_id=-1,
-            ignore_eos=True,
         )
         return out.block_until_ready()
 

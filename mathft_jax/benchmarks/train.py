@@ -40,7 +40,8 @@ from mathft_jax import host_memory
 from mathft_jax.benchmarks.machine import SideProcess, timed
 from mathft_jax.models import ModelConfig, transformer
 from mathft_jax.models.config import config_from_gin_file
-from mathft_jax.training import objectives, optimizers, partitioning
+from mathft_jax.runtime import partitioning
+from mathft_jax.training import objectives, optimizers
 from mathft_jax.training.train_state import TrainState, make_train_step
 
 # The update both sides make (see the module docstring).

@@ -56,11 +56,11 @@ def decoder_fns(config: Any, cache_dtype: Any = jnp.float32) -> ModelFns:
     layer, so the token loop copies neither weights nor cache; `apply` takes either layout
     (scoring calls it with the checkpoint's stacked params).
     """
-    from mathft_jax.models import decoder as decoder_lib  # noqa: PLC0415
+    from mathft_jax.models import transformer  # noqa: PLC0415
 
     modules = {
-        True: decoder_lib.Decoder(config),  # stacked "layers" params (as trained)
-        False: decoder_lib.Decoder(dataclasses.replace(config, scan_layers=False)),
+        True: transformer.Decoder(config),  # stacked "layers" params (as trained)
+        False: transformer.Decoder(dataclasses.replace(config, scan_layers=False)),
     }
 
     def apply(params, tokens, positions, segment_ids, cache):
@@ -71,12 +71,12 @@ def decoder_fns(config: Any, cache_dtype: Any = jnp.float32) -> ModelFns:
 
     def init_cache(batch: int, max_length: int) -> Cache:
         loop_config = modules[False].config
-        return decoder_lib.init_cache(loop_config, batch, max_length, cache_dtype, per_layer=True)
+        return transformer.init_cache(loop_config, batch, max_length, cache_dtype, per_layer=True)
 
     def prepare_params(params):
-        return decoder_lib.unstack_layers(config, params)[1]
+        return transformer.unstack_layers(config, params)[1]
 
-    return ModelFns(apply, init_cache, decoder_lib.share_prefix, prepare_params)
+    return ModelFns(apply, init_cache, transformer.share_prefix, prepare_params)
 
 
 def prompt_positions(segment_ids: jax.Array) -> jax.Array:
@@ -105,20 +105,47 @@ def sample_keys(problem_keys: jax.Array, num_samples: int, include_greedy: bool)
     return keys.reshape((-1,) + keys.shape[2:])
 
 
-@functools.partial(
-    jax.jit,
-    static_argnames=(
-        "model",
-        "num_samples",
-        "max_decode_len",
-        "sampling",
-        "eos_id",
-        "pad_id",
-        "include_greedy",
-        "ignore_eos",
-        "share_prefill",
-    ),
-)
+@dataclasses.dataclass(frozen=True)
+class DecodeConfig:
+    """What a decode run draws for each prompt, and how it feeds the prompts in.
+
+    One object from the decode job (`mathft_jax.decode.run_decode`, whose gin knobs fill it) down
+    through `generation.decode_problems` and `generation.generate` to `decode`. Frozen and
+    hashable: `decode` takes it as a static jit argument (it compiles once per config and shape).
+
+    Attributes:
+      num_samples: N sampled continuations per prompt.
+      max_decode_len: the most tokens generated per row (EOS included).
+      sampling: temperature / top-p / top-k of the sampled rows.
+      include_greedy: add one greedy row per prompt, first in its group.
+      batch_size: prompts per `decode` call (generation; x R rows); divisible by the data shards.
+      max_prompt_len: prompts are left-padded to this many tokens; longer ones keep their tail.
+      seed: the run seed; a problem's key folds it with the problem's index (`problem_keys`).
+      bos_id: prepended to every prompt (None: nothing), as decoder-only training shifts inputs.
+      ignore_eos: keep generating after EOS (benchmarks with fixed lengths).
+      share_prefill: prefill each prompt once and share its cache with its rows (the default:
+        one read-only copy through `model.share_prefix` where the model has it, else repeated);
+        False prefills every row (the N-fold baseline that tests compare against).
+    """
+
+    num_samples: int
+    max_decode_len: int
+    sampling: SamplingConfig
+    include_greedy: bool = False
+    batch_size: int = 8
+    max_prompt_len: int = 512
+    seed: int = 0
+    bos_id: int | None = 0
+    ignore_eos: bool = False
+    share_prefill: bool = True
+
+    @property
+    def rows_per_prompt(self) -> int:
+        """R = num_samples + include_greedy: the rows `decode` returns per prompt."""
+        return self.num_samples + int(self.include_greedy)
+
+
+@functools.partial(jax.jit, static_argnames=("model", "config", "eos_id", "pad_id"))
 def decode(
     params: Any,
     prompt_tokens: jax.Array,
@@ -126,16 +153,11 @@ def decode(
     problem_keys: jax.Array,
     *,
     model: ModelFns,
-    num_samples: int,
-    max_decode_len: int,
-    sampling: SamplingConfig,
+    config: DecodeConfig,
     eos_id: int = 1,
     pad_id: int = 0,
-    include_greedy: bool = False,
-    ignore_eos: bool = False,
-    share_prefill: bool = True,
 ) -> tuple[jax.Array, jax.Array]:
-    """Decodes `num_samples` continuations (plus an optional greedy one) of each prompt.
+    """Decodes `config.num_samples` continuations (plus an optional greedy one) of each prompt.
 
     Args:
       params: model parameters.
@@ -143,25 +165,21 @@ def decode(
       prompt_segment_ids: int32 [batch, prompt_len], 1 on prompt tokens, 0 on left padding.
       problem_keys: [batch] PRNG keys, one per problem.
       model: the model calls.
-      num_samples: N sampled continuations per prompt.
-      max_decode_len: the most tokens generated per row (EOS included).
-      sampling: temperature / top-p / top-k of the sampled rows.
+      config: num_samples, max_decode_len, sampling, include_greedy, ignore_eos and share_prefill
+        (`DecodeConfig`; its batching fields are `generation`'s).
       eos_id: stops a row; written, then the row emits `pad_id`.
       pad_id: written after a row stops.
-      include_greedy: add one greedy row per prompt, first in its group.
-      ignore_eos: keep generating after EOS (benchmarks with fixed lengths).
-      share_prefill: prefill each prompt once and share its cache with its rows (the default:
-        one read-only copy through `model.share_prefix` where the model has it, else repeated);
-        False prefills every row (the N-fold baseline that tests compare against).
 
     Returns:
       tokens int32 [batch, R, max_decode_len] and lengths int32 [batch, R] (tokens up to and
       including EOS), R = num_samples + include_greedy.
     """
+    num_samples, max_decode_len = config.num_samples, config.max_decode_len
+    sampling, include_greedy = config.sampling, config.include_greedy
     if model.prepare_params is not None:
         params = model.prepare_params(params)
     batch, prompt_len = prompt_tokens.shape
-    rows_per_prompt = num_samples + int(include_greedy)
+    rows_per_prompt = config.rows_per_prompt
     rows = batch * rows_per_prompt
     segment_ids = prompt_segment_ids.astype(jnp.int32)
     positions = prompt_positions(segment_ids)
@@ -173,11 +191,11 @@ def decode(
         logits, cache = model.apply(params, tokens, pos, segs, cache)
         return logits[:, -1, :].astype(jnp.float32), cache
 
-    if share_prefill and model.share_prefix is not None:
+    if config.share_prefill and model.share_prefix is not None:
         last_logits, cache = prefill(prompt_tokens, segment_ids, positions, prompt_len)
         last_logits = jnp.repeat(last_logits, rows_per_prompt, axis=0)  # [rows, vocab]
         cache = model.share_prefix(cache, rows_per_prompt, max_decode_len)
-    elif share_prefill:
+    elif config.share_prefill:
         last_logits, cache = prefill(prompt_tokens, segment_ids, positions)
         last_logits = jnp.repeat(last_logits, rows_per_prompt, axis=0)  # [rows, vocab]
         cache = repeat_cache(cache, rows_per_prompt)
@@ -204,7 +222,7 @@ def decode(
         token = jnp.where(done, pad_id, token)  # [rows]
         out = jax.lax.dynamic_update_slice(out, token[:, None], (0, step))
         lengths = lengths + (~done).astype(jnp.int32)
-        if not ignore_eos:
+        if not config.ignore_eos:
             done = done | (token == eos_id)
         logits, cache = model.apply(
             params, token[:, None], (next_position + step)[:, None], ones, cache

@@ -6,13 +6,12 @@ short by a crash is dropped. Sampling keys come from (seed, index of the problem
 so a resumed or re-batched run writes the same samples.
 
 Multi-host: every process decodes the same batches in lockstep (each computes its devices' shard),
-`to_host` gathers the outputs to every process, and only process 0 reads and writes the output
-file (`done_ids`, `open_output`); it may be a gs:// URL. The file itself (format, torn-line
-resume, appending) is `mathft_jax.candidates`.
+`runtime.multihost.to_host` gathers the outputs to every process, and only process 0 reads and
+writes the output file (`done_ids`, `open_output`); it may be a gs:// URL. The file itself (format,
+torn-line resume, appending) is `mathft_jax.candidates`.
 """
 
 import contextlib
-import json
 import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -25,32 +24,15 @@ import numpy as np
 from mathft_jax import candidates
 from mathft_jax.inference import decoding
 from mathft_jax.inference.prompting import PromptFn, truncate_at_stops
-from mathft_jax.inference.sampling import SamplingConfig
+from mathft_jax.runtime.multihost import batch_sharding, from_process_0, place_params, to_host
 
 Mesh = jax.sharding.Mesh
-PartitionSpec = jax.sharding.PartitionSpec
 
 
 class ProblemLike(Protocol):
     unique_id: str
     problem: str
     answer: str
-
-
-def from_process_0(value: Any) -> Any:
-    """Process 0's `value` (anything JSON can hold) on every process; `value` itself when the job
-    has one process. Every process must call it at the same point (it is a collective)."""
-    if jax.process_count() == 1:
-        return value
-    from jax.experimental import multihost_utils  # noqa: PLC0415
-
-    source = jax.process_index() == 0
-    data = np.frombuffer(json.dumps(value).encode() if source else b"", np.uint8).astype(np.int32)
-    size = int(multihost_utils.broadcast_one_to_all(np.int32(data.size)))
-    buf = np.zeros(size, np.int32)
-    buf[: data.size] = data
-    buf = np.asarray(multihost_utils.broadcast_one_to_all(buf))
-    return json.loads(buf.astype(np.uint8).tobytes().decode())
 
 
 def done_ids(path: str) -> set[str]:
@@ -75,21 +57,6 @@ def open_output(path: str) -> Iterator[IO[str]]:
         yield out
 
 
-def to_host(x: Any) -> np.ndarray:
-    """The whole of `x` as a numpy array on this process.
-
-    `np.asarray` alone fails on an array sharded over devices of other processes (a multi-host
-    mesh); such an array is all-gathered (a collective: every process calls this in lockstep).
-    """
-    if not isinstance(x, jax.Array) or x.is_fully_addressable:
-        return np.asarray(x)
-    if x.is_fully_replicated:
-        return np.asarray(x.addressable_data(0))
-    from jax.experimental import multihost_utils  # noqa: PLC0415
-
-    return np.asarray(multihost_utils.process_allgather(x, tiled=True))
-
-
 def encode_prompts(
     vocab: Any, prompts: Sequence[str], max_prompt_len: int, bos_id: int | None = 0
 ) -> tuple[np.ndarray, np.ndarray, int]:
@@ -112,29 +79,6 @@ def encode_prompts(
     return tokens, segs, truncated
 
 
-def batch_sharding(mesh: Mesh | None, data_axes: Sequence[str] = ("data", "fsdp")) -> Any:
-    """Sharding of the batch axis over the mesh's data axes (those of `data_axes` it has)."""
-    if mesh is None:
-        return None
-    axes = tuple(a for a in data_axes if a in mesh.axis_names)
-    return jax.sharding.NamedSharding(mesh, PartitionSpec(axes or None))
-
-
-def place_params(params: Any, mesh: Mesh | None) -> Any:
-    """Replicates host/one-device params over the mesh; leaves already-sharded params alone."""
-    if mesh is None:
-        return params
-    replicated = jax.sharding.NamedSharding(mesh, PartitionSpec())
-
-    def put(x):
-        sharding = getattr(x, "sharding", None)
-        if isinstance(sharding, jax.sharding.NamedSharding) and sharding.mesh == mesh:
-            return x
-        return jax.device_put(x, replicated)
-
-    return jax.tree.map(put, params)
-
-
 def decode_texts(
     ids: np.ndarray, lengths: np.ndarray, vocab: Any, eos_id: int, stops: Sequence[str] = ()
 ) -> list[str]:
@@ -155,22 +99,17 @@ def generate(
     *,
     model: decoding.ModelFns,
     vocab: Any,
-    batch_size: int,
-    num_samples: int,
-    max_prompt_len: int,
-    max_decode_len: int,
-    sampling: SamplingConfig,
-    seed: int,
-    include_greedy: bool,
+    config: decoding.DecodeConfig,
     stops: Sequence[str] = (),
     mesh: Mesh | None = None,
-    bos_id: int | None = 0,
 ) -> list[list[str]]:
     """Decodes every prompt; yields per prompt [greedy?, sample_0 .. sample_{N-1}] texts.
 
-    Shapes stay fixed across batches (the last batch is padded with copies of its first prompt), so
-    the decode step compiles once.
+    `config.batch_size` prompts go to each `decoding.decode` call, left-padded to
+    `config.max_prompt_len`. Shapes stay fixed across batches (the last batch is padded with copies
+    of its first prompt), so the decode step compiles once.
     """
+    batch_size, max_prompt_len = config.batch_size, config.max_prompt_len
     if mesh is not None:
         axes = batch_sharding(mesh).spec[0] or ()
         axes = (axes,) if isinstance(axes, str) else axes  # P(("data",)) may read back as "data"
@@ -187,14 +126,14 @@ def generate(
         real = len(chunk)
         chunk += [chunk[0]] * (batch_size - real)
         chunk_ids += [chunk_ids[0]] * (batch_size - real)
-        tokens, segs, truncated = encode_prompts(vocab, chunk, max_prompt_len, bos_id)
+        tokens, segs, truncated = encode_prompts(vocab, chunk, max_prompt_len, config.bos_id)
         if truncated:
             logging.warning(
                 "%d prompts longer than max_prompt_len=%d kept their tail",
                 truncated,
                 max_prompt_len,
             )
-        keys = decoding.problem_keys(seed, np.asarray(chunk_ids))
+        keys = decoding.problem_keys(config.seed, np.asarray(chunk_ids))
         args = [jnp.asarray(tokens), jnp.asarray(segs), keys]
         if sharding is not None:
             args = [jax.device_put(a, sharding) for a in args]
@@ -202,12 +141,9 @@ def generate(
             params,
             *args,
             model=model,
-            num_samples=num_samples,
-            max_decode_len=max_decode_len,
-            sampling=sampling,
+            config=config,
             eos_id=vocab.eos_id,
             pad_id=vocab.pad_id,
-            include_greedy=include_greedy,
         )
         out, lengths = to_host(out), to_host(lengths)
         for b in range(real):
@@ -223,23 +159,17 @@ def decode_problems(
     model: decoding.ModelFns,
     vocab: Any,
     prompt_fn: PromptFn,
-    batch_size: int,
-    num_samples: int,
-    max_prompt_len: int,
-    max_decode_len: int,
-    sampling: SamplingConfig,
-    seed: int,
-    include_greedy: bool = True,
+    config: decoding.DecodeConfig,
     stops: Sequence[str] = (),
     mesh: Mesh | None = None,
     meta: dict[str, Any] | None = None,
     extract_fn: Callable[[str], str | None] | None = None,
-    bos_id: int | None = 0,
 ) -> int:
     """Appends one candidates record per problem not yet in `output_path`; returns how many.
 
     Records follow WORKSPACE.md ("Candidates file"): unique_id, problem, answer, greedy (when
-    `include_greedy`), samples, sample_answers and meta (sampling settings, seed, plus `meta`).
+    `config.include_greedy`), samples, sample_answers and meta (sampling settings, seed, plus
+    `meta`).
     """
     if extract_fn is None:
         from mathft_jax.grading import extract_answer as extract_fn  # noqa: PLC0415
@@ -247,40 +177,33 @@ def decode_problems(
     todo = [(i, p) for i, p in enumerate(problems) if p.unique_id not in done]
     logging.info("%s: %d problems done, %d to decode", output_path, len(done), len(todo))
     record_meta = {
-        "seed": seed,
-        "temperature": sampling.temperature,
-        "top_p": sampling.top_p,
-        "top_k": sampling.top_k,
-        "num_samples": num_samples,
-        "max_decode_len": max_decode_len,
-        "max_prompt_len": max_prompt_len,
+        "seed": config.seed,
+        "temperature": config.sampling.temperature,
+        "top_p": config.sampling.top_p,
+        "top_k": config.sampling.top_k,
+        "num_samples": config.num_samples,
+        "max_decode_len": config.max_decode_len,
+        "max_prompt_len": config.max_prompt_len,
         **(meta or {}),
     }
     params = place_params(params, mesh)
     written = 0
     with open_output(output_path) as out:
         # Decode a batch at a time and write it at once, so a crash loses at most one batch.
-        for start in range(0, len(todo), batch_size):
-            chunk = todo[start : start + batch_size]
+        for start in range(0, len(todo), config.batch_size):
+            chunk = todo[start : start + config.batch_size]
             texts = generate(
                 params,
                 [prompt_fn(p.problem) for _, p in chunk],
                 [i for i, _ in chunk],
                 model=model,
                 vocab=vocab,
-                batch_size=batch_size,
-                num_samples=num_samples,
-                max_prompt_len=max_prompt_len,
-                max_decode_len=max_decode_len,
-                sampling=sampling,
-                seed=seed,
-                include_greedy=include_greedy,
+                config=config,
                 stops=stops,
                 mesh=mesh,
-                bos_id=bos_id,
             )
             for (_, problem), rows in zip(chunk, texts):
-                greedy, samples = (rows[0], rows[1:]) if include_greedy else (None, rows)
+                greedy, samples = (rows[0], rows[1:]) if config.include_greedy else (None, rows)
                 record = candidates.Candidates(
                     unique_id=problem.unique_id,
                     problem=problem.problem,

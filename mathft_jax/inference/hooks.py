@@ -8,6 +8,7 @@ import gin
 from mathft_jax.inference import decoding, generation
 from mathft_jax.inference.prompting import PromptFn
 from mathft_jax.inference.sampling import SamplingConfig
+from mathft_jax.runtime import multihost
 
 
 @gin.configurable
@@ -31,8 +32,8 @@ def greedy_pass_at_1_hook(
     Decodes the first `num_problems` problems of `split` greedily with the SSFT prompt and grades
     each greedy answer against the ground truth with `is_equiv`. In a multi-host job every process
     calls the hook (the trainer does) and gets the same value: the decoded tokens are gathered to
-    every process (`generation.to_host`), whether `mesh` shards the batch or (None) the prompts are
-    replicated next to params sharded over the trainer's mesh.
+    every process (`runtime.multihost.to_host`), whether `mesh` shards the batch or (None) the
+    prompts are replicated next to params sharded over the trainer's mesh.
 
     Args:
       problems: objects with `problem` and `answer`; default `load_problems(source, split)`.
@@ -60,23 +61,26 @@ def greedy_pass_at_1_hook(
     if prompt_fn is None:
         from mathft_jax.data.prompts import ssft_prompt as prompt_fn  # noqa: PLC0415
     prompts = [prompt_fn(p.problem) for p in problems]
+    config = decoding.DecodeConfig(
+        num_samples=0,
+        max_decode_len=max_decode_len,
+        sampling=SamplingConfig(temperature=0.0),
+        include_greedy=True,
+        batch_size=batch_size,
+        max_prompt_len=max_prompt_len,
+        seed=0,
+    )
     answers = [p.answer for p in problems]
 
     def hook(params: Any, step: int) -> dict[str, float]:
         del step  # greedy decoding is deterministic; the step only labels the result
         texts = generation.generate(
-            generation.place_params(params, mesh),
+            multihost.place_params(params, mesh),
             prompts,
             range(len(prompts)),
             model=model,
             vocab=vocab,
-            batch_size=batch_size,
-            num_samples=0,
-            max_prompt_len=max_prompt_len,
-            max_decode_len=max_decode_len,
-            sampling=SamplingConfig(temperature=0.0),
-            seed=0,
-            include_greedy=True,
+            config=config,
             mesh=mesh,
         )
         correct = 0

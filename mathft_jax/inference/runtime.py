@@ -1,5 +1,5 @@
-"""What the decode and score entry points share: gin flag parsing, the vocabulary, the mesh, and
-loading a checkpoint into `ModelFns` + params. Thin glue over the data, models and training modules.
+"""What the decode and score entry points share: the vocabulary, the mesh, and
+loading a checkpoint into `ModelFns` + params. Thin glue over the data, models and runtime modules.
 """
 
 from typing import Any
@@ -8,7 +8,6 @@ import gin
 import jax
 import numpy as np
 
-from mathft_jax.gin_flags import gin_literal, parse_gin_flags, setup_gin  # noqa: F401 (re-exported)
 from mathft_jax.inference import decoding
 
 
@@ -21,7 +20,7 @@ def vocabulary() -> Any:
 
 def mesh() -> jax.sharding.Mesh:
     """The trainer's mesh (`partitioning.make_mesh`, gin/partitioning/*.gin; all devices on data)."""
-    from mathft_jax.training import partitioning  # noqa: PLC0415
+    from mathft_jax.runtime import partitioning  # noqa: PLC0415
 
     return partitioning.make_mesh()
 
@@ -41,7 +40,7 @@ def load_model(
     """
     from mathft_jax.models import transformer  # noqa: PLC0415
     from mathft_jax.models.config import ModelConfig  # noqa: PLC0415
-    from mathft_jax.training import checkpoints, partitioning  # noqa: PLC0415
+    from mathft_jax.runtime import checkpoints, partitioning  # noqa: PLC0415
 
     if not checkpoint_path:
         raise ValueError("CHECKPOINT_PATH is empty: pass --gin.CHECKPOINT_PATH=<checkpoint dir>")

@@ -21,6 +21,7 @@ import numpy as np
 
 from mathft_jax import candidates
 from mathft_jax.inference import decoding, generation
+from mathft_jax.runtime import multihost
 
 VerifierPromptFn = Callable[[str, str], str]
 
@@ -101,8 +102,8 @@ def score_candidates(
     """
     label_ids = jnp.asarray(label_token_ids(vocab, correct_word, incorrect_word), jnp.int32)
     done = generation.done_ids(output_path)
-    sharding = generation.batch_sharding(mesh)
-    params = generation.place_params(params, mesh)
+    sharding = multihost.batch_sharding(mesh)
+    params = multihost.place_params(params, mesh)
 
     def todo() -> Iterator[candidates.Candidates]:
         for record in candidates.iter_candidates(candidates_path):
@@ -123,7 +124,7 @@ def score_candidates(
                 if sharding is not None:
                     args = [jax.device_put(a, sharding) for a in args]
                 batch_scores = verifier_scores(params, *args, label_ids, model=model)
-                scores.extend(generation.to_host(batch_scores)[: len(chunk)].tolist())
+                scores.extend(multihost.to_host(batch_scores)[: len(chunk)].tolist())
             for record in group:
                 n = len(record.samples)
                 record_meta = {**record.meta, "verifier": meta} if meta else record.meta
@@ -157,6 +158,6 @@ def score_texts(
     label_ids = jnp.asarray(label_token_ids(vocab, correct_word, incorrect_word), jnp.int32)
     prompts = [prompt_fn(p, s) for p, s in pairs]
     tokens, segs, _ = generation.encode_prompts(vocab, prompts, max_len, bos_id)
-    return generation.to_host(
+    return multihost.to_host(
         verifier_scores(params, jnp.asarray(tokens), jnp.asarray(segs), label_ids, model=model)
     )

@@ -11,7 +11,7 @@ a step that a crash could leave half-written.
 import os
 from typing import Any
 
-from mathft_jax.training import checkpoints
+from mathft_jax.runtime import checkpoints
 
 
 def improves(value: float, best: dict[str, Any], mode: str) -> bool:

@@ -19,7 +19,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from mathft_jax import paths_io
 from mathft_jax.models import ModelConfig, transformer
-from mathft_jax.training import checkpoints, partitioning
+from mathft_jax.runtime import checkpoints, partitioning
 from mathft_jax.training.train_config import CheckpointConfig, TrainLoopConfig
 from mathft_jax.training.train_state import TrainState
 

@@ -23,7 +23,8 @@ import numpy as np
 
 from mathft_jax import paths_io
 from mathft_jax.models import ModelConfig, transformer
-from mathft_jax.training import checkpoints, objectives, optimizers, partitioning, state_init
+from mathft_jax.runtime import checkpoints, partitioning
+from mathft_jax.training import objectives, optimizers, state_init
 from mathft_jax.training import validation as validation_lib
 from mathft_jax.training.best_checkpoint import BestCheckpoint
 from mathft_jax.training.metrics_logging import MetricsLogger

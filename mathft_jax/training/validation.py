@@ -9,7 +9,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from mathft_jax.training import partitioning
+from mathft_jax.runtime import partitioning
 from mathft_jax.training.train_config import TrainLoopConfig, ValidationConfig
 
 

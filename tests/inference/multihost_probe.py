@@ -16,7 +16,9 @@ from jax.sharding import NamedSharding, PartitionSpec
 
 from mathft_jax import distributed
 from mathft_jax.inference import generation, hooks
+from mathft_jax.inference.decoding import DecodeConfig
 from mathft_jax.inference.sampling import SamplingConfig
+from mathft_jax.runtime import multihost
 
 PROMPTS = [f"Q: {i} + {i}?" for i in range(5)]  # 5 prompts in batches of 4: one padded batch
 HOOK_PROBLEMS = [fakes.Problem("a", "7?", "7"), fakes.Problem("b", "3?", "3")]
@@ -27,7 +29,7 @@ def main() -> None:
     _, settings = distributed.split_flags([])  # the MATHFT_* env that launch/local.sh sets
     distributed.initialize(settings)
     mesh = jax.sharding.Mesh(np.asarray(jax.devices()), ("data",))  # as partitioning.make_mesh
-    params = generation.place_params(fakes.init_params(), mesh)
+    params = multihost.place_params(fakes.init_params(), mesh)
     texts = {
         name: generation.generate(
             params,
@@ -35,13 +37,15 @@ def main() -> None:
             range(len(PROMPTS)),
             model=fakes.MODEL,
             vocab=fakes.ByteVocab(),
-            batch_size=4,
-            num_samples=2,
-            max_prompt_len=16,
-            max_decode_len=8,
-            sampling=SamplingConfig(),
-            seed=3,
-            include_greedy=True,
+            config=DecodeConfig(
+                num_samples=2,
+                max_decode_len=8,
+                sampling=SamplingConfig(),
+                include_greedy=True,
+                batch_size=4,
+                max_prompt_len=16,
+                seed=3,
+            ),
             mesh=batch_mesh,
         )
         for name, batch_mesh in (("sharded", mesh), ("replicated", None))

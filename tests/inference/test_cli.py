@@ -16,7 +16,7 @@ from mathft_jax.data import prompts
 from mathft_jax.inference import scoring
 from mathft_jax.models import transformer
 from mathft_jax.models.config import ModelConfig
-from mathft_jax.training import checkpoints
+from mathft_jax.runtime import checkpoints
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 TINY = str(REPO / "gin" / "models" / "tiny.gin")

@@ -27,12 +27,21 @@ def params():
     return fakes.init_params()
 
 
-def run(params, prompts, indices, **kwargs):
+def run(params, prompts, indices, eos_id=-1, pad_id=0, **config):
+    """`decode` of `prompts` with a `DecodeConfig(**config)`; no EOS unless a test asks."""
     tokens, segs = left_pad(prompts)
     keys = decoding.problem_keys(0, jnp.asarray(indices))
-    kwargs.setdefault("sampling", SamplingConfig())
-    kwargs.setdefault("eos_id", -1)  # no EOS unless a test asks
-    return decoding.decode(params, tokens, segs, keys, model=fakes.MODEL, **kwargs)
+    config.setdefault("sampling", SamplingConfig())
+    return decoding.decode(
+        params,
+        tokens,
+        segs,
+        keys,
+        model=fakes.MODEL,
+        config=decoding.DecodeConfig(**config),
+        eos_id=eos_id,
+        pad_id=pad_id,
+    )
 
 
 def test_greedy_with_cache_equals_full_forward_argmax(params):
@@ -73,9 +82,8 @@ def test_samples_do_not_depend_on_batching(params):
         *left_pad(PROMPTS),
         decoding.problem_keys(1, jnp.arange(4)),
         model=fakes.MODEL,
-        sampling=SamplingConfig(),
+        config=decoding.DecodeConfig(sampling=SamplingConfig(), **kwargs),
         eos_id=-1,
-        **kwargs,
     )[0]
     assert not np.array_equal(whole[:, 1:], other_seed[:, 1:])
     np.testing.assert_array_equal(whole[:, 0], other_seed[:, 0])  # greedy needs no key
@@ -129,10 +137,9 @@ def test_loop_stops_when_all_rows_are_done(params):
         segs,
         decoding.problem_keys(0, jnp.arange(1)),
         model=model,
-        num_samples=0,
-        max_decode_len=8,
-        include_greedy=True,
-        sampling=SamplingConfig(),
+        config=decoding.DecodeConfig(
+            num_samples=0, max_decode_len=8, sampling=SamplingConfig(), include_greedy=True
+        ),
         eos_id=eos,
     )
     jax.effects_barrier()
@@ -151,9 +158,7 @@ def test_decode_output_is_sharded_over_the_data_axis(params):
         params,
         *args,
         model=fakes.MODEL,
-        num_samples=2,
-        max_decode_len=4,
-        sampling=SamplingConfig(),
+        config=decoding.DecodeConfig(num_samples=2, max_decode_len=4, sampling=SamplingConfig()),
         eos_id=-1,
     )
     assert len(out.sharding.device_set) == 8

@@ -1,5 +1,7 @@
 """The decode loop on the project's real `Decoder` (tiny config): the cache contract holds end to end."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -33,17 +35,18 @@ def left_pad(prompts, length=8):
 def test_greedy_equals_full_forward_argmax_and_prefill_sharing_is_exact(params):
     model = decoding.decoder_fns(CONFIG)
     tokens, segs = left_pad(PROMPTS)
-    kwargs = dict(
-        model=model,
+    config = decoding.DecodeConfig(
         num_samples=2,
         max_decode_len=5,
-        include_greedy=True,
         sampling=SamplingConfig(temperature=1.0),
-        eos_id=-1,
+        include_greedy=True,
     )
+    n_fold_config = dataclasses.replace(config, share_prefill=False)
     keys = decoding.problem_keys(0, jnp.arange(3))
-    shared, _ = decoding.decode(params, tokens, segs, keys, share_prefill=True, **kwargs)
-    n_fold, _ = decoding.decode(params, tokens, segs, keys, share_prefill=False, **kwargs)
+    shared, _ = decoding.decode(params, tokens, segs, keys, model=model, config=config, eos_id=-1)
+    n_fold, _ = decoding.decode(
+        params, tokens, segs, keys, model=model, config=n_fold_config, eos_id=-1
+    )
     np.testing.assert_array_equal(shared, n_fold)
     # Full forward without a cache; right padding to a fixed 16 keeps one compile (causal
     # attention never looks right).

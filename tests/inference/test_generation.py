@@ -8,6 +8,7 @@ import pytest
 
 from mathft_jax import candidates
 from mathft_jax.inference import generation, prompting
+from mathft_jax.inference.decoding import DecodeConfig
 from mathft_jax.inference.sampling import SamplingConfig
 
 PROBLEMS = [fakes.Problem(f"p{i}", f"What is {i} + {i}?", str(2 * i)) for i in range(5)]
@@ -18,7 +19,7 @@ def params():
     return fakes.init_params()
 
 
-def run(params, path, problems=PROBLEMS, batch_size=2, **kwargs):
+def run(params, path, problems=PROBLEMS, batch_size=2):
     return generation.decode_problems(
         problems,
         str(path),
@@ -26,15 +27,17 @@ def run(params, path, problems=PROBLEMS, batch_size=2, **kwargs):
         model=fakes.MODEL,
         vocab=fakes.ByteVocab(),
         prompt_fn=lambda p: f"Q: {p}\nA:",
-        batch_size=batch_size,
-        num_samples=3,
-        max_prompt_len=24,
-        max_decode_len=10,
-        sampling=SamplingConfig(),
-        seed=7,
+        config=DecodeConfig(
+            num_samples=3,
+            max_decode_len=10,
+            sampling=SamplingConfig(),
+            include_greedy=True,
+            batch_size=batch_size,
+            max_prompt_len=24,
+            seed=7,
+        ),
         meta={"checkpoint": "ckpt"},
         extract_fn=fakes.extract_boxed,
-        **kwargs,
     )
 
 

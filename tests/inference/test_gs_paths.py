@@ -9,8 +9,8 @@ import pytest
 
 from mathft_jax import candidates, paths_io
 from mathft_jax.inference import generation, scoring
+from mathft_jax.inference.decoding import DecodeConfig
 from mathft_jax.inference.sampling import SamplingConfig
-from mathft_jax.training import checkpoints
 
 PROBLEMS = [fakes.Problem(f"p{i}", f"What is {i} + {i}?", str(2 * i)) for i in range(3)]
 
@@ -28,12 +28,15 @@ def decode(params, path):
         model=fakes.MODEL,
         vocab=fakes.ByteVocab(),
         prompt_fn=lambda p: f"Q: {p}\nA:",
-        batch_size=2,
-        num_samples=2,
-        max_prompt_len=24,
-        max_decode_len=8,
-        sampling=SamplingConfig(),
-        seed=7,
+        config=DecodeConfig(
+            num_samples=2,
+            max_decode_len=8,
+            sampling=SamplingConfig(),
+            include_greedy=True,
+            batch_size=2,
+            max_prompt_len=24,
+            seed=7,
+        ),
         extract_fn=fakes.extract_boxed,
     )
 
@@ -76,14 +79,3 @@ def test_score_gs_candidates_into_gs_output(params, bucket):
     assert written == 3
     scored = [json.loads(x) for x in (bucket / "bucket/scored/s.jsonl").read_text().splitlines()]
     assert [len(r["verifier_scores"]) for r in scored] == [2, 2, 2]
-
-
-def test_checkpoint_json_and_start_decision_on_a_gs_model_dir(bucket):
-    model_dir = "gs://bucket/runs/ssft"
-    checkpoints.write_json(f"{model_dir}/{checkpoints.RUN_INFO}", {"stage": "ssft"})
-    assert (bucket / "bucket/runs/ssft/run_info.json").exists()
-    assert not (bucket / "bucket/runs/ssft/run_info.json.tmp").exists()
-    start, reason = checkpoints.decide_start(model_dir, "ssft", None, 3)
-    assert start == "resume" and f"RESUMING from {model_dir} step 3" in reason
-    with pytest.raises(ValueError, match="holds checkpoints of stage 'ssft'"):
-        checkpoints.decide_start(model_dir, "verifier", None, 3)

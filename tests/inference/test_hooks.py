@@ -4,6 +4,7 @@ import decode_fakes as fakes
 import pytest
 
 from mathft_jax.inference import generation, hooks
+from mathft_jax.inference.decoding import DecodeConfig
 from mathft_jax.inference.sampling import SamplingConfig
 
 grading = pytest.importorskip("mathft_jax.grading")
@@ -32,13 +33,15 @@ def test_scripted_model_answers_with_the_prompt_digit():
         [0, 1],
         model=KWARGS["model"],
         vocab=KWARGS["vocab"],
-        max_prompt_len=4,
-        max_decode_len=20,
-        batch_size=2,
-        num_samples=1,
-        sampling=SamplingConfig(),
-        seed=0,
-        include_greedy=True,
+        config=DecodeConfig(
+            num_samples=1,
+            max_decode_len=20,
+            sampling=SamplingConfig(),
+            include_greedy=True,
+            batch_size=2,
+            max_prompt_len=4,
+            seed=0,
+        ),
     )
     assert texts == [["so \\boxed{7}."] * 2, ["so \\boxed{3}."] * 2]
 

@@ -2,11 +2,11 @@
 
 import pytest
 
-from mathft_jax.inference import runtime
+from mathft_jax import gin_flags
 
 
 def test_gin_flags_become_bindings_with_bare_strings_quoted():
-    files, bindings, paths = runtime.parse_gin_flags(
+    files, bindings, paths = gin_flags.parse_gin_flags(
         [
             "--gin_file=gin/decode.gin",
             "--gin_file=gin/models/tiny.gin",
@@ -33,6 +33,6 @@ def test_gin_flags_become_bindings_with_bare_strings_quoted():
 
 def test_bad_flags_name_the_flag():
     with pytest.raises(ValueError, match="--gin_fle"):
-        runtime.parse_gin_flags(["--gin_fle=x.gin"])
+        gin_flags.parse_gin_flags(["--gin_fle=x.gin"])
     with pytest.raises(ValueError, match="no --gin_file"):
-        runtime.parse_gin_flags(["--gin.X=1"])
+        gin_flags.parse_gin_flags(["--gin.X=1"])

@@ -10,7 +10,8 @@ from jax.sharding import NamedSharding, PartitionSpec
 from train_fakes import TINY, make_rows
 
 from mathft_jax.models import transformer
-from mathft_jax.training import objectives, optimizers, partitioning
+from mathft_jax.runtime import partitioning
+from mathft_jax.training import objectives, optimizers
 from mathft_jax.training.train_state import TrainState, make_train_step
 
 RULES = partitioning.DEFAULT_RULES  # embed->fsdp, mlp/heads/vocab->tensor, batch->(data, fsdp)

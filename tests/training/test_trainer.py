@@ -11,7 +11,8 @@ import pytest
 import train_fakes
 
 from mathft_jax import train as train_main
-from mathft_jax.training import checkpoints, metrics_logging, trainer
+from mathft_jax.runtime import checkpoints
+from mathft_jax.training import metrics_logging, trainer
 
 
 def run(model_dir, steps, stage="ssft", loop=None, ckpt=None, val=None, **kw):

@@ -84,7 +84,7 @@ def gin_text(model_dir: str, steps: int, extra: tuple[str, ...] = ()) -> str:
         "import mathft_jax.training.trainer",
         "import mathft_jax.training.objectives",
         "import mathft_jax.training.optimizers",
-        "import mathft_jax.training.partitioning",
+        "import mathft_jax.runtime.partitioning",
         f"TrainLoopConfig.model_dir = '{model_dir}'",
         "TrainLoopConfig.stage = 'ssft'",
         f"TrainLoopConfig.train_steps = {steps}",

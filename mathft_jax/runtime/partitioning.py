@@ -5,7 +5,7 @@ model's logical names (`vocab, embed, mlp, heads, kv_heads, kv, layers, batch, l
 axes; a parameter dim whose size does not divide the mesh axes it maps to is replicated instead
 (logged once), so tiny test models run on any mesh.
 
-    python -m pytest -q tests/training/test_train_step.py
+    python -m pytest -q tests/training/test_train_step.py tests/runtime
 """
 
 import logging

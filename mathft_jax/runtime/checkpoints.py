@@ -7,7 +7,7 @@ Layout of a stage's MODEL_DIR:
 A half-written step keeps orbax's temporary name until finalized, so it is never listed as a step.
 MODEL_DIR may be a URL (gs://bucket/runs/ssft): paths go through `mathft_jax.paths_io` (etils.epath).
 
-    python -m pytest -q tests/training/test_trainer.py
+    python -m pytest -q tests/training/test_trainer.py tests/runtime
 """
 
 import dataclasses

@@ -36,7 +36,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import IO, Any
 
-from mathft_jax import paths_io
+from mathft_jax import jsonl, paths_io
 from mathft_jax.grading import extract_answer, is_equiv_many
 
 log = logging.getLogger(__name__)
@@ -157,25 +157,54 @@ def parse_row(obj: Any, where: str) -> Candidates:
 
 
 def iter_candidates(path: paths_io.PathLike) -> Iterator[Candidates]:
-    """Yields validated rows of a candidates file (local or URL); blank lines are skipped."""
-    with paths_io.open_file(path) as f:
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
+    """Yields validated rows of a candidates file (local or URL); blank lines are skipped.
+
+    Each line is decoded on its own: a byte that is not UTF-8 raises `CandidatesFormatError`
+    ("FILE:LINE: not UTF-8 (byte 0x.. at column ..)"), as does a line that is not JSON.
+    """
+    for _, row in _numbered_rows(path):
+        yield row
+
+
+def _numbered_rows(path: paths_io.PathLike) -> Iterator[tuple[int, Candidates]]:
+    with paths_io.open_file(path, "rb") as f:
+        for lineno, raw in jsonl.numbered_lines(f):
             where = f"{os.fspath(path)}:{lineno}"
             try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise _fail(where, f"not valid JSON ({e.msg} at column {e.colno})") from None
-            yield parse_row(obj, where)
+                obj = jsonl.parse_line(raw, where)
+            except jsonl.LineError as e:
+                raise CandidatesFormatError(str(e)) from None
+            yield lineno, parse_row(obj, where)
 
 
-def read_candidates(path: paths_io.PathLike) -> list[Candidates]:
-    """Reads a whole candidates file; an empty file is an error (nothing to evaluate)."""
-    rows = list(iter_candidates(path))
-    if not rows:
+def read_candidates(path: paths_io.PathLike, unique: bool = True) -> list[Candidates]:
+    """Reads a whole candidates file; an empty file is an error (nothing to evaluate).
+
+    With `unique` (the default: every reader that evaluates or trains on a file), a `unique_id`
+    on more than one line is an error naming the ids and their lines: two jobs appending to one
+    file, or a file concatenated twice, would otherwise count problems twice.
+    """
+    numbered = list(_numbered_rows(path))
+    if not numbered:
         raise CandidatesFormatError(f"{os.fspath(path)}: no candidate rows")
-    return rows
+    if unique:
+        _check_unique_ids(path, numbered)
+    return [row for _, row in numbered]
+
+
+def _check_unique_ids(path: paths_io.PathLike, numbered: Sequence[tuple[int, Candidates]]) -> None:
+    """Raises `CandidatesFormatError` when a `unique_id` is on two lines (names the first few)."""
+    lines: dict[str, list[int]] = {}
+    for lineno, row in numbered:
+        lines.setdefault(row.unique_id, []).append(lineno)
+    dups = {uid: where for uid, where in lines.items() if len(where) > 1}
+    if dups:
+        shown = "; ".join(f"{uid!r} on lines {where}" for uid, where in list(dups.items())[:5])
+        more = f" (and {len(dups) - 5} more)" if len(dups) > 5 else ""
+        raise CandidatesFormatError(
+            f"{os.fspath(path)}: {len(dups)} unique_id(s) on more than one line: {shown}{more}. "
+            "Two jobs wrote this file, or it was concatenated; keep one line per problem."
+        )
 
 
 def format_line(row: Candidates) -> str:
@@ -209,9 +238,12 @@ def read_done_ids(path: paths_io.PathLike) -> set[str]:
             done.add(json.loads(line)["unique_id"])
         except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as err:
             if line.endswith(b"\n"):
-                raise _fail(
-                    f"{os.fspath(path)}:{lineno}", "not a candidates record (no unique_id)"
-                ) from err
+                where = f"{os.fspath(path)}:{lineno}"
+                try:
+                    jsonl.decode_line(line, where)
+                except jsonl.LineError as bad_bytes:
+                    raise CandidatesFormatError(str(bad_bytes)) from None
+                raise _fail(where, "not a candidates record (no unique_id)") from err
             break  # a torn final line: drop it below
         good_bytes += len(line)
     if good_bytes != len(data):

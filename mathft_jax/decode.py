@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import gin
 
-from mathft_jax import cli
+from mathft_jax import cli, locks
 from mathft_jax.inference import generation, runtime
 from mathft_jax.inference.decoding import DecodeConfig
 from mathft_jax.inference.prompting import build_prompt_fn
@@ -41,40 +41,44 @@ def run_decode(
     `SamplingConfig`, make the run's `DecodeConfig`, and the prompt style comes from
     `build_prompt_fn`.
     """
-    from mathft_jax.data.problems import load_problems  # noqa: PLC0415
+    import jax  # noqa: PLC0415
 
-    problems = list(load_problems(source, split))[:num_problems]
-    mesh = runtime.mesh() if use_mesh else None
-    model, params = runtime.load_model(checkpoint_path, mesh=mesh)
-    prompt_fn, stops = build_prompt_fn()
-    config = DecodeConfig(
-        num_samples=num_samples,
-        max_decode_len=max_decode_len,
-        sampling=SamplingConfig(),
-        include_greedy=include_greedy,
-        batch_size=batch_size,
-        max_prompt_len=max_prompt_len,
-        seed=seed,
-    )
-    written = generation.decode_problems(
-        problems,
-        output_path,
-        params=params,
-        model=model,
-        vocab=runtime.vocabulary(),
-        prompt_fn=prompt_fn,
-        config=config,
-        stops=stops,
-        mesh=mesh,
-        meta={
-            "checkpoint": checkpoint_path,
-            "source": source,
-            "split": split,
-            "prompt_template": prompt_fn("{problem}"),  # the exact prompt, k-shot examples too
-        },
-    )
-    logging.info("wrote %d records to %s", written, output_path)
-    return written
+    # One job per OUTPUT (process 0 holds it): a second one stops here, naming this one.
+    with locks.hold(output_path, "decode", is_dir=False, enabled=jax.process_index() == 0):
+        from mathft_jax.data.problems import load_problems  # noqa: PLC0415
+
+        problems = list(load_problems(source, split))[:num_problems]
+        mesh = runtime.mesh() if use_mesh else None
+        model, params = runtime.load_model(checkpoint_path, mesh=mesh)
+        prompt_fn, stops = build_prompt_fn()
+        config = DecodeConfig(
+            num_samples=num_samples,
+            max_decode_len=max_decode_len,
+            sampling=SamplingConfig(),
+            include_greedy=include_greedy,
+            batch_size=batch_size,
+            max_prompt_len=max_prompt_len,
+            seed=seed,
+        )
+        written = generation.decode_problems(
+            problems,
+            output_path,
+            params=params,
+            model=model,
+            vocab=runtime.vocabulary(),
+            prompt_fn=prompt_fn,
+            config=config,
+            stops=stops,
+            mesh=mesh,
+            meta={
+                "checkpoint": checkpoint_path,
+                "source": source,
+                "split": split,
+                "prompt_template": prompt_fn("{problem}"),  # the exact prompt, k-shot examples too
+            },
+        )
+        logging.info("wrote %d records to %s", written, output_path)
+        return written
 
 
 def main(argv: Sequence[str]) -> None:

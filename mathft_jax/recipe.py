@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from mathft_jax.gin_flags import GinBindingError, setup_gin
+from mathft_jax.locks import LockHeldError
 
 
 def main(argv: Sequence[str]) -> None:
@@ -19,7 +20,10 @@ def main(argv: Sequence[str]) -> None:
         setup_gin(argv[1:], finalize=True)
     except GinBindingError as err:  # one line naming the binding, not a traceback
         raise SystemExit(f"error: {err}") from None
-    paper.run_recipe(paper.RecipeConfig())
+    try:
+        paper.run_recipe(paper.RecipeConfig())
+    except LockHeldError as err:  # another recipe runs in WORK_DIR: name it, no traceback
+        raise SystemExit(f"error: {err}") from None
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import gin
 
-from mathft_jax import cli
+from mathft_jax import cli, locks
 from mathft_jax.inference import runtime, scoring
 
 
@@ -27,27 +27,31 @@ def run_score(
     use_mesh: bool = True,
 ) -> int:
     """Scores `candidates_path` into `output_path`; returns records written (gin: gin/score.gin)."""
-    from mathft_jax.data.prompts import verifier_prompt, verifier_words  # noqa: PLC0415
+    import jax  # noqa: PLC0415
 
-    correct_word, incorrect_word = verifier_words()
-    mesh = runtime.mesh() if use_mesh else None
-    model, params = runtime.load_model(checkpoint_path, mesh=mesh)
-    written = scoring.score_candidates(
-        candidates_path,
-        output_path,
-        params=params,
-        model=model,
-        vocab=runtime.vocabulary(),
-        prompt_fn=verifier_prompt,
-        batch_size=batch_size,
-        max_len=max_len,
-        correct_word=correct_word,
-        incorrect_word=incorrect_word,
-        mesh=mesh,
-        meta={"checkpoint": checkpoint_path, "correct_word": correct_word},
-    )
-    logging.info("wrote %d scored records to %s", written, output_path)
-    return written
+    # One job per OUTPUT (process 0 holds it): a second one stops here, naming this one.
+    with locks.hold(output_path, "score", is_dir=False, enabled=jax.process_index() == 0):
+        from mathft_jax.data.prompts import verifier_prompt, verifier_words  # noqa: PLC0415
+
+        correct_word, incorrect_word = verifier_words()
+        mesh = runtime.mesh() if use_mesh else None
+        model, params = runtime.load_model(checkpoint_path, mesh=mesh)
+        written = scoring.score_candidates(
+            candidates_path,
+            output_path,
+            params=params,
+            model=model,
+            vocab=runtime.vocabulary(),
+            prompt_fn=verifier_prompt,
+            batch_size=batch_size,
+            max_len=max_len,
+            correct_word=correct_word,
+            incorrect_word=incorrect_word,
+            mesh=mesh,
+            meta={"checkpoint": checkpoint_path, "correct_word": correct_word},
+        )
+        logging.info("wrote %d scored records to %s", written, output_path)
+        return written
 
 
 def main(argv: Sequence[str]) -> None:

@@ -1,5 +1,6 @@
 """Candidates files: round trip, and errors that name the file, the line and what was expected."""
 
+import dataclasses
 import json
 
 import pytest
@@ -36,15 +37,17 @@ def test_round_trip_keeps_optional_and_extra_keys(tmp_path):
         meta={"seed": 3},
         extra={"source": {"repo": "x"}},
     )
+    other = dataclasses.replace(row, unique_id="v")  # one line per unique_id
     path = tmp_path / "c.jsonl"
-    write_candidates(path, [row, row])
-    assert read_candidates(path) == [row, row]
+    write_candidates(path, [row, other])
+    assert read_candidates(path) == [row, other]
 
 
 @pytest.mark.parametrize(
     "bad, expected",
     [
         ("{not json", "not valid JSON"),
+        ('{"unique_id": "u', "not valid JSON (Invalid control character at column 17)"),
         (json.dumps([1, 2]), "expected a JSON object"),
         (json.dumps({**GOOD, "samples": "x"}), "'samples' must be a list of strings"),
         (
@@ -66,6 +69,29 @@ def test_bad_line_names_file_and_line(tmp_path, bad, expected):
     message = str(err.value)
     assert f"{path}:3:" in message
     assert expected in message
+
+
+def test_a_byte_that_is_not_utf8_is_named_with_file_line_and_column(tmp_path):
+    path = tmp_path / "c.jsonl"
+    bad = json.dumps({**GOOD, "unique_id": "v"}).encode().replace(b"1+1", b"1\xff1")
+    path.write_bytes(json.dumps(GOOD).encode() + b"\n" + bad + b"\n")
+    column = bad.index(b"\xff") + 1
+    with pytest.raises(
+        CandidatesFormatError, match=rf"{path}:2: not UTF-8 \(byte 0xff at column {column}\)"
+    ):
+        read_candidates(path)
+    with pytest.raises(CandidatesFormatError, match=rf"{path}:2: not UTF-8 \(byte 0xff"):
+        read_done_ids(path)
+
+
+def test_duplicate_unique_ids_are_refused_naming_ids_and_lines(tmp_path):
+    other = json.dumps({**GOOD, "unique_id": "v"})
+    path = _write(tmp_path / "c.jsonl", [json.dumps(GOOD), other, "", json.dumps(GOOD), other])
+    with pytest.raises(CandidatesFormatError) as err:
+        read_candidates(path)
+    assert "2 unique_id(s) on more than one line" in str(err.value)
+    assert "'test/a/1.json' on lines [1, 4]; 'v' on lines [2, 5]" in str(err.value)
+    assert len(read_candidates(path, unique=False)) == 4
 
 
 def test_empty_file_is_an_error(tmp_path):

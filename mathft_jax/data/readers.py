@@ -15,6 +15,7 @@ import pathlib
 from collections.abc import Iterator
 from typing import Any
 
+from mathft_jax import jsonl
 from mathft_jax.data import prompts
 from mathft_jax.grading import extract_answer
 
@@ -52,17 +53,19 @@ def _check_on_error(on_error: str) -> None:
 
 
 def _json_lines(path: pathlib.Path, on_error: str, report: ReadReport) -> Iterator[tuple[str, Any]]:
-    """(where, object) per non-blank line; bad JSON raises or is skipped per `on_error`."""
+    """(where, object) per non-blank line; a line that is not UTF-8 or not JSON raises or is
+    skipped per `on_error` (each line is decoded on its own, so one bad byte costs one line)."""
     _check_on_error(on_error)
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
+    with open(path, "rb") as f:
+        for number, raw in jsonl.numbered_lines(f):
             where = f"{path}:{number}"
             try:
-                yield where, json.loads(line)
-            except json.JSONDecodeError as err:
-                _bad(where, f"invalid JSON ({err.msg} at column {err.colno})", on_error, report)
+                obj = jsonl.parse_line(raw, where)
+            except jsonl.LineError as err:
+                why = err.why.replace("not valid JSON (", "invalid JSON (", 1)
+                _bad(where, why, on_error, report)
+                continue
+            yield where, obj
 
 
 def _bad(where: str, why: str, on_error: str, report: ReadReport) -> None:
@@ -137,9 +140,13 @@ def read_math_tree(
     for file in files:
         uid = "/".join(file.parts[-3:])
         try:
-            out.append(_math_record(json.loads(file.read_text(encoding="utf-8")), uid, str(file)))
+            text = jsonl.decode_line(file.read_bytes(), str(file))
+            out.append(_math_record(json.loads(text), uid, str(file)))
+        except jsonl.LineError as err:
+            _bad(str(file), err.why, on_error, report)
         except json.JSONDecodeError as err:
-            _bad(str(file), f"invalid JSON ({err.msg} at line {err.lineno})", on_error, report)
+            why = f"invalid JSON ({jsonl.json_error_text(err)}, line {err.lineno})"
+            _bad(str(file), why, on_error, report)
         except DataFormatError as err:
             _bad(str(file), str(err).split(": ", 1)[1], on_error, report)
     _finish_math(out, report, owned)

@@ -24,8 +24,12 @@ recipe's own files go through `etils.epath` (`mathft_jax.paths_io`).
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import dataclasses
 import json
+import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -36,7 +40,7 @@ from typing import Any
 import gin
 from etils import epath
 
-from mathft_jax import candidates, paths_io
+from mathft_jax import candidates, locks, paths_io
 from mathft_jax.evaluation import grade, report, summary
 
 
@@ -168,16 +172,29 @@ def run_stage(name: str, work_dir: epath.Path, module: str, args: Sequence[str])
     stage_dir.mkdir(parents=True, exist_ok=True)
     print(f"[recipe] {name}: {' '.join(cmd)}", flush=True)
     start = time.time()
-    with (stage_dir / "log.txt").open("a", encoding="utf-8") as log:
-        proc = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
-        )
+    local = not paths_io.is_url(stage_dir)
+    # Line-buffered locally, so a kill loses no line; a bucket object is re-uploaded at each flush.
+    log_path = stage_dir / "log.txt"
+    log_file = (
+        open(os.fspath(log_path), "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+        if local
+        else log_path.open("a", encoding="utf-8")
+    )
+    with log_file as log:
+        proc = _start_child(cmd)
+        last_flush = time.time()
         assert proc.stdout is not None
-        for line in proc.stdout:
-            log.write(line)
-            if _worth_showing(line):
-                print(f"  [{name}] {line.rstrip()}", flush=True)
-        code = proc.wait()
+        try:
+            for line in proc.stdout:
+                log.write(line)
+                if not local and time.time() - last_flush > 10:
+                    log.flush()
+                    last_flush = time.time()
+                if _worth_showing(line):
+                    print(f"  [{name}] {line.rstrip()}", flush=True)
+            code = proc.wait()
+        finally:
+            _stop_child(proc)
     if code != 0:
         raise RuntimeError(
             f"recipe stage {name!r} failed (exit {code}); see {stage_dir / 'log.txt'}. "
@@ -187,6 +204,70 @@ def run_stage(name: str, work_dir: epath.Path, module: str, args: Sequence[str])
     marker.write_text(json.dumps(record, indent=1) + "\n")
     print(f"[recipe] {name}: finished in {record['seconds']:.0f} s", flush=True)
     return record
+
+
+_PR_SET_PDEATHSIG = 1
+_CHILDREN: list[subprocess.Popen] = []
+
+
+def _die_with_parent(parent: int) -> None:
+    """In the stage child before exec: SIGTERM when the recipe process dies (Linux), even by
+    kill -9; the child's own SIGTERM handling then applies (the trainer saves a checkpoint)."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # the recipe died before prctl took effect
+        os._exit(1)
+
+
+def _start_child(cmd: Sequence[str]) -> subprocess.Popen:
+    """A stage child in its own process group (the recipe's signal handler stops all of it) that
+    ends when the recipe process ends, however it ends."""
+    parent = os.getpid()
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+        start_new_session=True,
+        preexec_fn=(lambda: _die_with_parent(parent)) if sys.platform == "linux" else None,
+    )  # fmt: skip
+    _CHILDREN.append(proc)
+    return proc
+
+
+def _stop_child(proc: subprocess.Popen, grace_s: float = 60.0) -> None:
+    """SIGTERM to the child's process group, SIGKILL after `grace_s` (a no-op once it ended)."""
+    if proc in _CHILDREN:
+        _CHILDREN.remove(proc)
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def _on_signal(signum: int, frame: Any) -> None:
+    """SIGTERM/SIGINT of the recipe: stop the running stage, then exit (its lock is released)."""
+    print(f"[recipe] signal {signum}: stopping the running stage", file=sys.stderr, flush=True)
+    for proc in list(_CHILDREN):
+        _stop_child(proc)
+    raise SystemExit(128 + signum)
+
+
+@contextlib.contextmanager
+def _recipe_signals() -> Any:
+    """Installs `_on_signal` for SIGTERM and SIGINT (main thread only) for the block."""
+    old = {}
+    with contextlib.suppress(ValueError):
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            old[sig] = signal.signal(sig, _on_signal)
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 def _worth_showing(line: str) -> bool:
@@ -380,6 +461,12 @@ def run_recipe(cfg: RecipeConfig) -> str:
     """Runs every stage (skipping finished ones) and returns the headline table."""
     work = paths_io.as_path(cfg.work_dir)
     work.mkdir(parents=True, exist_ok=True)
+    # One recipe per WORK_DIR; its stage children end with it (`_start_child`, `_on_signal`).
+    with _recipe_signals(), locks.hold(cfg.work_dir, "recipe", is_dir=True):
+        return _run_stages(cfg, work)
+
+
+def _run_stages(cfg: RecipeConfig, work: epath.Path) -> str:
     start = time.time()
     generator_binds = [*cfg.generator_bindings(), *cfg.ssft_bindings]
     ssft = train_stage(cfg, work, "ssft", cfg.ssft_gin, generator_binds, cfg.base_checkpoint)

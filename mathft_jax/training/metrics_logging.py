@@ -29,6 +29,7 @@ class MetricsLogger:
         self._writer = None
         self._jsonl = os.path.join(model_dir, "train_log.jsonl")
         if self.enabled:
+            drop_rows_after(self._jsonl, start_step)
             from tensorboardX import SummaryWriter  # noqa: PLC0415
 
             self._writer = SummaryWriter(os.path.join(model_dir, "tb"))
@@ -68,6 +69,36 @@ class MetricsLogger:
     def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
+
+
+def drop_rows_after(path: str, step: int) -> int:
+    """Cuts rows logged after `step` out of a train_log.jsonl (a resume from `step` logs them
+    again); returns how many. Local files are replaced atomically (write, then rename)."""
+    if not paths_io.exists(path):
+        return 0
+    with paths_io.open_file(path, "rb") as f:
+        lines = f.readlines()
+    keep = []
+    for line in lines:
+        try:
+            row_step = json.loads(line)["step"]
+        except (ValueError, KeyError, TypeError):
+            continue  # a torn last line from the crash
+        if row_step <= step:
+            keep.append(line if line.endswith(b"\n") else line + b"\n")
+    dropped = len(lines) - len(keep)
+    if dropped:
+        log.info("%s: dropping %d rows logged after step %d (resumed there)", path, dropped, step)
+        if paths_io.is_url(path):
+            paths_io.as_path(path).write_bytes(b"".join(keep))
+        else:
+            tmp = f"{path}.tmp"
+            with open(tmp, "wb") as f:
+                f.write(b"".join(keep))
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+    return dropped
 
 
 def _fmt_eta(seconds: float) -> str:

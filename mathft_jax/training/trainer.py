@@ -21,7 +21,7 @@ import gin
 import jax
 import numpy as np
 
-from mathft_jax import paths_io
+from mathft_jax import locks, paths_io
 from mathft_jax.models import ModelConfig, transformer
 from mathft_jax.runtime import checkpoints, partitioning
 from mathft_jax.training import objectives, optimizers, state_init
@@ -203,6 +203,10 @@ def train(
     ckpt = checkpoint if checkpoint is not None else CheckpointConfig()
     val = validation if validation is not None else ValidationConfig()
     paths_io.makedirs(loop.model_dir)
+    # One trainer per MODEL_DIR (process 0 holds it; a second job stops here naming the first).
+    lock = locks.Lock(loop.model_dir, "train", is_dir=True) if jax.process_index() == 0 else None
+    if lock is not None:
+        lock.acquire()  # released below, or at exit/SIGTERM; a later train() here retakes it
     cfg = model_config if model_config is not None else ModelConfig()
     if vocabulary is None:
         from mathft_jax.data import vocabularies  # noqa: PLC0415
@@ -252,5 +256,7 @@ def train(
         best.flush()
         manager.close()
         logger.close()
+    if lock is not None:
+        lock.release()
     last = {k: float(v) for k, v in jax.device_get(metrics).items()} if metrics else {}
     return {"step": step, "start": start, "last_metrics": last, "state": state}

@@ -180,3 +180,41 @@ def test_bad_math_lines_stop_the_job_or_are_skipped_by_env(tmp_path, monkeypatch
     with pytest.raises(ValueError, match="MATHFT_ON_BAD_INPUT='ignore'"):
         problems.load_problems("math", "test", data_dir=str(tmp_path))
     problems.math_split_records.cache_clear()
+
+
+def test_a_byte_that_is_not_utf8_names_file_line_and_is_skipped_by_env(tmp_path, monkeypatch):
+    from mathft_jax.data import problems  # noqa: PLC0415
+
+    train = [
+        {"unique_id": f"train/algebra/{n}.json", **PROBLEM, "solution": f"$\\boxed{{{n}}}$"}
+        for n in range(510)
+    ]
+    _write_jsonl(tmp_path / "train.jsonl", train)
+    good = (tmp_path / "train.jsonl").read_bytes().splitlines(keepends=True)
+    bad = good[2].replace(b"What", b"Wh\xe9t")  # latin-1, not UTF-8
+    (tmp_path / "train.jsonl").write_bytes(b"".join([*good[:2], bad, *good[3:]]))
+    _write_jsonl(tmp_path / "test.jsonl", _math_rows("test"))
+    (tmp_path / "math500_ids.txt").write_text("test/algebra/2.json\n")
+    column = bad.index(b"\xe9") + 1
+    problems.math_split_records.cache_clear()
+    monkeypatch.delenv("MATHFT_ON_BAD_INPUT", raising=False)
+    expected = rf"train\.jsonl:3: not UTF-8 \(byte 0xe9 at column {column}\)"
+    with pytest.raises(readers.DataFormatError, match=expected):
+        problems.load_problems("math", "test", data_dir=str(tmp_path))
+    problems.math_split_records.cache_clear()
+    monkeypatch.setenv("MATHFT_ON_BAD_INPUT", "skip")
+    report = readers.ReadReport("t")
+    records = readers.read_math_jsonl(tmp_path / "train.jsonl", "skip", report)
+    assert len(records) == 509 and len(report.skipped) == 1
+    assert "train.jsonl:3: not UTF-8" in report.skipped[0]
+    (test,) = problems.load_problems("math", "test", data_dir=str(tmp_path))
+    assert test.unique_id == "test/algebra/2.json"
+    problems.math_split_records.cache_clear()
+
+
+def test_invalid_json_message_reads_at_column_once(tmp_path):
+    path = tmp_path / "train.jsonl"
+    path.write_text('{"problem": "x\n')  # json: "Invalid control character at"
+    with pytest.raises(readers.DataFormatError) as err:
+        readers.read_math_jsonl(path)
+    assert f"{path}:1: invalid JSON (Invalid control character at column 15)" in str(err.value)

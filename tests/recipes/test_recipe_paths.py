@@ -3,6 +3,11 @@ local WORK_DIR and a gs:// one. gs:// is a fake bucket: epath's gs:// backend sw
 keeps `gs://bucket/...` under a local folder (no network here)."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 from etils import epath
@@ -69,3 +74,45 @@ def test_a_stage_done_with_other_settings_is_not_reused(tmp_path):
     assert paper.run_stage("ssft", work, "mathft_jax.train", ["--gin.A=1"]) == done
     with pytest.raises(ValueError, match=r"'ssft' was done with other settings.*--gin.A=2"):
         paper.run_stage("ssft", work, "mathft_jax.train", ["--gin.A=2"])
+
+
+SLEEPER = "import os, time\nprint('child pid', os.getpid(), flush=True)\ntime.sleep(120)\n"
+RECIPE = (
+    "import sys\nfrom etils import epath\nfrom mathft_jax.recipes import paper\n"
+    "with paper._recipe_signals():\n"
+    "    paper.run_stage('sleep', epath.Path(sys.argv[1]), 'sleeper', [])\n"
+)
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as f:  # a zombie (awaiting its reaper) counts as ended
+        return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
+def test_the_stage_child_ends_with_the_recipe_and_its_log_is_on_disk(tmp_path, how):
+    (tmp_path / "sleeper.py").write_text(SLEEPER)
+    env = dict(os.environ, PYTHONPATH=f"{os.getcwd()}:{tmp_path}")
+    recipe = subprocess.Popen(
+        [sys.executable, "-c", RECIPE, str(tmp_path / "work")], stdout=subprocess.PIPE, text=True,
+        env=env,
+    )  # fmt: skip
+    log_file = tmp_path / "work" / "sleep" / "log.txt"
+    deadline = time.time() + 60
+    while not (log_file.exists() and "child pid" in log_file.read_text()):
+        assert time.time() < deadline and recipe.poll() is None, "the stage never started"
+        time.sleep(0.1)
+    child = int(log_file.read_text().split("child pid")[1].split()[0])  # line-buffered log
+    recipe.send_signal(how)  # SIGKILL: no handler runs in the recipe
+    recipe.wait(timeout=60)
+    deadline = time.time() + 30
+    while _alive(child) and time.time() < deadline:
+        time.sleep(0.1)
+    alive = _alive(child)
+    if alive:
+        os.kill(child, signal.SIGKILL)
+    assert not alive, f"stage child {child} outlived the recipe ({how!r})"

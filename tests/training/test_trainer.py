@@ -184,3 +184,45 @@ def test_a_stage_starts_from_an_hf_checkpoint_folder(tmp_path):
     assert out["start"] == "initial"
     for x, y in zip(jax.tree.leaves(out["state"].params), jax.tree.leaves(params), strict=True):
         np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-6, atol=1e-7)
+
+
+def test_a_resume_drops_the_log_rows_after_its_step(tmp_path):
+    log_file = tmp_path / "train_log.jsonl"
+    rows = [{"step": s, "train/loss": 1.0 / s} for s in (1, 2, 3, 4)]
+    log_file.write_text("".join(json.dumps(r) + "\n" for r in rows) + '{"step": 5, "tr')
+    assert metrics_logging.drop_rows_after(str(log_file), 2) == 3  # 3, 4 and the torn line
+    assert metrics_logging.read_log(str(tmp_path)) == rows[:2]
+    assert metrics_logging.drop_rows_after(str(tmp_path / "absent.jsonl"), 2) == 0
+
+
+@pytest.mark.slow
+def test_a_crash_after_the_checkpoint_leaves_one_log_row_per_step(tmp_path):
+    run(tmp_path, 4)  # checkpoints at 2 and 4, log rows 1..4
+    shutil.rmtree(tmp_path / "checkpoints" / "4")  # as if it crashed before saving step 4
+    assert run(tmp_path, 4)["start"] == "resume"  # from 2: steps 3 and 4 are logged again
+    steps = [r["step"] for r in metrics_logging.read_log(str(tmp_path))]
+    assert steps == [1, 2, 3, 4]
+
+
+def test_a_second_trainer_on_one_model_dir_stops_naming_the_first(tmp_path):
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    from mathft_jax import locks  # noqa: PLC0415
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", (
+            "import sys, time; from mathft_jax import locks\n"
+            f"with locks.hold({str(tmp_path)!r}, 'train', is_dir=True):\n"
+            "    print('GOT', flush=True); time.sleep(60)"
+        )], stdout=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=os.getcwd()),
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().startswith("GOT")
+        with pytest.raises(locks.LockHeldError, match=f"in use by train .*pid {holder.pid}"):
+            run(tmp_path, 2)
+        assert not (tmp_path / "checkpoints").exists()  # stopped before any work
+    finally:
+        holder.kill()
+        holder.wait()
+    assert run(tmp_path, 2)["step"] == 2  # the dead holder's lock is taken over

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import gin
 
-from mathft_jax import cli, locks
+from mathft_jax import cli
 from mathft_jax.inference import generation, runtime
 from mathft_jax.inference.decoding import DecodeConfig
 from mathft_jax.inference.prompting import build_prompt_fn
@@ -41,10 +41,10 @@ def run_decode(
     `SamplingConfig`, make the run's `DecodeConfig`, and the prompt style comes from
     `build_prompt_fn`.
     """
-    import jax  # noqa: PLC0415
+    from mathft_jax.runtime import multihost  # noqa: PLC0415
 
     # One job per OUTPUT (process 0 holds it): a second one stops here, naming this one.
-    with locks.hold(output_path, "decode", is_dir=False, enabled=jax.process_index() == 0):
+    with multihost.hold_lock(output_path, "decode", is_dir=False):
         from mathft_jax.data.problems import load_problems  # noqa: PLC0415
 
         problems = list(load_problems(source, split))[:num_problems]

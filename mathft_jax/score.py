@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import gin
 
-from mathft_jax import cli, locks
+from mathft_jax import cli
 from mathft_jax.inference import runtime, scoring
 
 
@@ -27,10 +27,10 @@ def run_score(
     use_mesh: bool = True,
 ) -> int:
     """Scores `candidates_path` into `output_path`; returns records written (gin: gin/score.gin)."""
-    import jax  # noqa: PLC0415
+    from mathft_jax.runtime import multihost  # noqa: PLC0415
 
     # One job per OUTPUT (process 0 holds it): a second one stops here, naming this one.
-    with locks.hold(output_path, "score", is_dir=False, enabled=jax.process_index() == 0):
+    with multihost.hold_lock(output_path, "score", is_dir=False):
         from mathft_jax.data.prompts import verifier_prompt, verifier_words  # noqa: PLC0415
 
         correct_word, incorrect_word = verifier_words()

@@ -5,12 +5,15 @@ Every process of a multi-host job runs the same program in lockstep; the collect
 (`to_host` of a sharded array, `from_process_0`) must be called by every process at the same point.
 """
 
+import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import jax
 import numpy as np
+
+from mathft_jax import locks, paths_io
 
 Mesh = jax.sharding.Mesh
 PartitionSpec = jax.sharding.PartitionSpec
@@ -68,3 +71,33 @@ def place_params(params: Any, mesh: Mesh | None) -> Any:
         return jax.device_put(x, replicated)
 
     return jax.tree.map(put, params)
+
+
+def acquire_on_process_0(target: paths_io.PathLike, job: str, *, is_dir: bool) -> locks.Lock | None:
+    """Process 0 takes the job's lock on `target`; every process learns whether it got it.
+
+    A refusal raises `locks.LockHeldError` on every process (naming the holder), so no process is
+    left waiting in a collective for a job that will never start. Returns the lock on process 0
+    (release it when done), None elsewhere. A collective: every process calls it together.
+    """
+    lock, refusal = None, None
+    if jax.process_index() == 0:
+        try:
+            lock = locks.Lock(target, job, is_dir=is_dir).acquire()
+        except locks.LockHeldError as err:
+            refusal = str(err)
+    refusal = from_process_0(refusal)
+    if refusal is not None:
+        raise locks.LockHeldError(refusal)
+    return lock
+
+
+@contextlib.contextmanager
+def hold_lock(target: paths_io.PathLike, job: str, *, is_dir: bool) -> Iterator[None]:
+    """`acquire_on_process_0` for a block: the lock is released when the block ends."""
+    lock = acquire_on_process_0(target, job, is_dir=is_dir)
+    try:
+        yield
+    finally:
+        if lock is not None:
+            lock.release()

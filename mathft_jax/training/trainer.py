@@ -21,9 +21,9 @@ import gin
 import jax
 import numpy as np
 
-from mathft_jax import locks, paths_io
+from mathft_jax import paths_io
 from mathft_jax.models import ModelConfig, transformer
-from mathft_jax.runtime import checkpoints, partitioning
+from mathft_jax.runtime import checkpoints, multihost, partitioning
 from mathft_jax.training import objectives, optimizers, state_init
 from mathft_jax.training import validation as validation_lib
 from mathft_jax.training.best_checkpoint import BestCheckpoint
@@ -203,10 +203,9 @@ def train(
     ckpt = checkpoint if checkpoint is not None else CheckpointConfig()
     val = validation if validation is not None else ValidationConfig()
     paths_io.makedirs(loop.model_dir)
-    # One trainer per MODEL_DIR (process 0 holds it; a second job stops here naming the first).
-    lock = locks.Lock(loop.model_dir, "train", is_dir=True) if jax.process_index() == 0 else None
-    if lock is not None:
-        lock.acquire()  # released below, or at exit/SIGTERM; a later train() here retakes it
+    # One trainer per MODEL_DIR (process 0 holds it; a second job stops here, on every process,
+    # naming the first). Released below, or at exit/SIGTERM; a later train() here retakes it.
+    lock = multihost.acquire_on_process_0(loop.model_dir, "train", is_dir=True)
     cfg = model_config if model_config is not None else ModelConfig()
     if vocabulary is None:
         from mathft_jax.data import vocabularies  # noqa: PLC0415

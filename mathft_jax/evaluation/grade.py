@@ -17,7 +17,7 @@ import dataclasses
 import logging
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from mathft_jax.candidates import Candidates, ExtractFn, has_answer, sample_answers
 from mathft_jax.evaluation.clustering import (
@@ -43,6 +43,9 @@ class GradedProblem:
     greedy_correct: bool | None  # None when the row has no greedy text
     num_distinct_answers: int
     num_equiv_calls: int
+    # Grader calls on this problem that answered "not equal" because a bound was hit or the text
+    # could not be read (`grading.grading_stats` kinds in GRADING_ISSUES; only non-zero kinds).
+    grading_issues: tuple[tuple[str, int], ...] = ()
 
     @property
     def num_samples(self) -> int:
@@ -57,14 +60,28 @@ class Grader:
     equiv: EquivFn
     canon: CanonFn
     value_key: KeyFn | None = None  # see `clustering.cluster_answers`
+    stats: Callable[[], dict[str, int]] | None = None  # per-process counters (grading_stats)
 
     @classmethod
     def default(cls) -> Grader:
         from mathft_jax import grading
 
         return cls(
-            grading.extract_answer, grading.is_equiv, grading.canonical_form, default_value_key()
+            grading.extract_answer,
+            grading.is_equiv,
+            grading.canonical_form,
+            default_value_key(),
+            grading.grading_stats,
         )
+
+
+# The `grading_stats` counters that mean "answered not equal without judging": reported per run.
+GRADING_ISSUES = ("guard_rejections", "timeouts", "parse_failures", "errors")
+
+
+def _issues(before: dict[str, int], after: dict[str, int]) -> tuple[tuple[str, int], ...]:
+    deltas = ((k, after.get(k, 0) - before.get(k, 0)) for k in GRADING_ISSUES)
+    return tuple((k, d) for k, d in deltas if d)
 
 
 def grade_problem(
@@ -72,6 +89,7 @@ def grade_problem(
 ) -> GradedProblem:
     """Extracts, clusters and grades one row (see module docstring)."""
     grader = grader or Grader.default()
+    before = grader.stats() if grader.stats else {}
     answers = sample_answers(row, grader.extract, reextract)
     clustering = cluster_answers(answers, grader.equiv, grader.canon, grader.value_key)
     correct = cluster_correctness(row.answer, clustering, grader.equiv, grader.canon)
@@ -89,6 +107,7 @@ def grade_problem(
         greedy_correct=greedy_correct,
         num_distinct_answers=len({a for a in answers if a is not None}),
         num_equiv_calls=clustering.num_equiv_calls,
+        grading_issues=_issues(before, grader.stats()) if grader.stats else (),
     )
 
 

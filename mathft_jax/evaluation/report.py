@@ -40,6 +40,16 @@ def markdown_table(result: dict[str, Any], title: str = "") -> str:
         f"distinct answers/problem {clus['distinct_answers_per_problem']:.2f}, clusters/problem "
         f"{clus['clusters_per_problem']:.2f}, no-answer rate {clus['no_answer_rate']:.3f}"
     )
+    issues = result.get("grading_issues")
+    if issues and any(issues[k] for k in issues if k != "problems_affected"):
+        kinds = ", ".join(
+            f"{n} {k.replace('_', ' ')}"
+            for k, n in issues.items()
+            if n and k != "problems_affected"
+        )
+        lines.append(
+            f"grader: {kinds} on {issues['problems_affected']} problems (each answered not equal)"
+        )
     lines += [
         "",
         f"Values are mean [95% CI]; N below the pool size: mean of "

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from mathft_jax.evaluation import metrics
-from mathft_jax.evaluation.grade import GradedProblem
+from mathft_jax.evaluation.grade import GRADING_ISSUES, GradedProblem
 
 TIE_RULE = (
     "ties (between clusters of equal count or weight, clusters tied at the K-th count, and "
@@ -32,6 +32,17 @@ TIE_RULE = (
 SCR_COST_RULE = (
     "SCR-K scores every sample of the top-K clusters (expected count under the tie rule)"
 )
+
+
+def grading_issue_counts(graded: Sequence[GradedProblem]) -> dict[str, int]:
+    """Grader calls that answered "not equal" without judging (a size guard, the time budget,
+    unreadable text, an error), summed over problems, and how many problems had any."""
+    counts = {kind: 0 for kind in GRADING_ISSUES}
+    for p in graded:
+        for kind, n in p.grading_issues:
+            counts[kind] += n
+    counts["problems_affected"] = sum(1 for p in graded if p.grading_issues)
+    return counts
 
 
 def default_ns(pool_size: int) -> list[int]:
@@ -161,5 +172,6 @@ def summarize(
             "no_answer_rate": float(np.mean([a < 0 for p in graded for a in p.assignment])),
             "equiv_calls_per_problem": float(np.mean([p.num_equiv_calls for p in graded])),
         },
+        "grading_issues": grading_issue_counts(graded),
         "per_problem": per_problem,
     }

@@ -89,6 +89,29 @@ def test_cli_end_to_end_on_tiny_file(tmp_path, monkeypatch):
     assert (out / "metrics_vs_n.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_grader_guard_rejections_are_counted_into_metrics_json_and_the_report(tmp_path):
+    """Hostile answers the grader refuses (size guards) answer "not equal" and are counted."""
+    hostile = ["9^{9^{9^{9}}}", "(" * 400 + "1" + ")" * 400, "2^{2^{2^{2^{2^{2}}}}}"]
+    rows = [
+        Candidates(
+            unique_id="h",
+            problem="p",
+            answer="5",
+            samples=tuple(f"\\boxed{{{h}}}" for h in hostile),
+        ),
+        Candidates(unique_id="ok", problem="q", answer="5", samples=("\\boxed{5}",) * 3),
+    ]
+    path = tmp_path / "cands.jsonl"
+    write_candidates(path, rows)
+    out = tmp_path / "out"
+    _run_cli([f"--candidates={path}", f"--output_dir={out}", "--n=1,3", "--k=1"])
+    issues = json.loads((out / "metrics.json").read_text())["grading_issues"]
+    assert issues["guard_rejections"] >= 3 and issues["problems_affected"] == 1
+    report = (out / "metrics.md").read_text()
+    assert f"grader: {issues['guard_rejections']} guard rejections" in report
+    assert "on 1 problems (each answered not equal)" in report
+
+
 def test_cli_bad_line_exits_naming_file_and_line(tmp_path):
     path = tmp_path / "bad.jsonl"
     path.write_text('{"unique_id": "u", "problem": "p", "answer": "1", "samples": []}\n{oops\n')

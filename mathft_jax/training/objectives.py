@@ -56,11 +56,25 @@ def _logits(logits_fn: LogitsFn, params: Any, group: dict[str, jax.Array]) -> ja
     )
 
 
-def _scores(obj: Objective, logits: jax.Array, group: dict[str, jax.Array]):
+def _scores(obj: Objective, logits_fn: LogitsFn, params: Any, group: dict[str, jax.Array]):
     if obj.label_ids is None:
         raise ValueError(f"Objective.kind={obj.kind!r} needs label_ids (verifier words)")
+    if hasattr(logits_fn, "label_logits"):  # output_head.HeadModel: two head columns, no vocab
+        return losses.verifier_log_scores(logits_fn.label_logits(params, group, obj.label_ids), 0, 1)
+    logits = _logits(logits_fn, params, group)
     label_logits = losses.label_position_logits(logits, group["decoder_loss_weights"])
     return losses.verifier_log_scores(label_logits, *obj.label_ids)
+
+
+def _token_log_probs(logits_fn: LogitsFn, params: Any, group: dict[str, jax.Array]) -> jax.Array:
+    """f32 [batch, length]; a `HeadModel` computes them over sequence chunks (no full logits)."""
+    if hasattr(logits_fn, "token_log_probs"):
+        return logits_fn.token_log_probs(params, group)
+    return losses.token_log_probs(_logits(logits_fn, params, group), group["decoder_target_tokens"])
+
+
+def _seq_log_probs(tlp: jax.Array, group: dict[str, jax.Array]) -> jax.Array:
+    return jnp.sum(tlp * group["decoder_loss_weights"], axis=-1)
 
 
 def compute_loss(
@@ -70,12 +84,12 @@ def compute_loss(
     if obj.kind in ("mle", "verifier_xent"):
         if "pos" in batch:
             raise ValueError(f"Objective.kind={obj.kind!r} got a pair batch; check the task name")
-        logits = _logits(logits_fn, params, batch)
         w = batch["decoder_loss_weights"]
         if obj.kind == "mle":
-            loss, ntok = losses.mle_loss(logits, batch["decoder_target_tokens"], w)
+            tlp = _token_log_probs(logits_fn, params, batch)
+            loss, ntok = losses.mle_from_token_log_probs(tlp, w)
             return loss, {"loss": loss, "mle": loss, "target_tokens": ntok}
-        log_s, log_1ms = _scores(obj, logits, batch)
+        log_s, log_1ms = _scores(obj, logits_fn, params, batch)
         labels = (
             losses.label_position_targets(batch["decoder_target_tokens"], w) == obj.label_ids[0]
         )
@@ -90,25 +104,19 @@ def compute_loss(
     mask = losses.row_mask(pos["decoder_loss_weights"]) * losses.row_mask(
         neg["decoder_loss_weights"]
     )
-    pos_logits, neg_logits = _logits(logits_fn, params, pos), _logits(logits_fn, params, neg)
     metrics: dict[str, jax.Array] = {"examples": jnp.sum(mask)}
     if obj.kind == "contrastive":
-        lp = losses.sequence_log_probs(
-            pos_logits, pos["decoder_target_tokens"], pos["decoder_loss_weights"]
-        )
-        ln = losses.sequence_log_probs(
-            neg_logits, neg["decoder_target_tokens"], neg["decoder_loss_weights"]
-        )
-        mle, _ = losses.mle_loss(
-            pos_logits, pos["decoder_target_tokens"], pos["decoder_loss_weights"]
-        )
+        pos_tlp = _token_log_probs(logits_fn, params, pos)
+        lp = _seq_log_probs(pos_tlp, pos)
+        ln = _seq_log_probs(_token_log_probs(logits_fn, params, neg), neg)
+        mle, _ = losses.mle_from_token_log_probs(pos_tlp, pos["decoder_loss_weights"])
         loss = losses.contrastive_loss(lp, ln, mle, obj.margin, obj.alpha, mask)
         metrics["pair_accuracy"] = losses.masked_mean((lp > ln).astype(jnp.float32), mask)
         metrics.update(loss=loss, mle=mle)
         return loss, metrics
 
-    ps, p1ms = _scores(obj, pos_logits, pos)
-    ns, n1ms = _scores(obj, neg_logits, neg)
+    ps, p1ms = _scores(obj, logits_fn, params, pos)
+    ns, n1ms = _scores(obj, logits_fn, params, neg)
     if obj.kind.endswith("xent"):
         cls = (
             losses.masked_mean(
@@ -125,10 +133,8 @@ def compute_loss(
         if "gen" not in batch:
             raise ValueError(f"Objective.kind={obj.kind!r} needs a 'gen' group in the batch")
         gen = batch["gen"]
-        mle, _ = losses.mle_loss(
-            _logits(logits_fn, params, gen),
-            gen["decoder_target_tokens"],
-            gen["decoder_loss_weights"],
+        mle, _ = losses.mle_from_token_log_probs(
+            _token_log_probs(logits_fn, params, gen), gen["decoder_loss_weights"]
         )
         loss = losses.joint_loss(cls, mle, obj.alpha)
         metrics["mle"] = mle

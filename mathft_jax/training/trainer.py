@@ -24,7 +24,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 
 from mathft_jax import paths_io
 from mathft_jax.models import ModelConfig, transformer
-from mathft_jax.training import checkpoints, objectives, optimizers, partitioning
+from mathft_jax.training import checkpoints, objectives, optimizers, output_head, partitioning
 from mathft_jax.training.metrics_logging import MetricsLogger
 from mathft_jax.training.train_state import TrainState, make_eval_step, make_train_step
 
@@ -166,8 +166,8 @@ def train(
     state_sh = TrainState(step=replicated, params=p_sh, opt_state=o_sh)
     b_sh = partitioning.batch_sharding(mesh, rules)
 
-    def logits_fn(params: Any, tokens: Any, positions: Any, segment_ids: Any) -> jax.Array:
-        return transformer.Decoder(cfg).apply({"params": params}, tokens, positions, segment_ids)[0]
+    # Losses read log probs over sequence chunks: no [batch, length, vocab] f32 logits.
+    logits_fn = output_head.decoder_model(cfg)
 
     manager = checkpoints.make_manager(model_dir, keep_last, best_metric, best_mode)
     latest = manager.latest_step()

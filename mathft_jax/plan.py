@@ -22,7 +22,9 @@ EXIT_DOES_NOT_FIT = 3
 
 
 def parse(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
-    p = argparse.ArgumentParser(prog="python -m mathft_jax.plan", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m mathft_jax.plan", description=__doc__.split("\n")[0]
+    )
     p.add_argument("--topology", required=True, help=f"e.g. {', '.join(chips.EXAMPLES)}")
     p.add_argument("--stage", default="train", choices=("train", "decode", "score"))
     p.add_argument("--output", help="write the figures as JSON here")

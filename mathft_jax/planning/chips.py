@@ -47,7 +47,9 @@ def parse_topology(name: str) -> tuple[Chip, tuple[int, ...]]:
     """'v5p:2x4x4' -> (Chip, (2, 4, 4)); anything else raises TopologyError listing the choices."""
     m = _NAME.match(name.strip())
     if not m:
-        raise TopologyError(f"unknown topology {name!r}; expected CHIP:AxB[xC] with {valid_choices()}")
+        raise TopologyError(
+            f"unknown topology {name!r}; expected CHIP:AxB[xC] with {valid_choices()}"
+        )
     chip = CHIPS[m.group(1)]
     dims = tuple(int(d) for d in m.group(2).split("x"))
     if len(dims) != chip.dims or min(dims) < 1:

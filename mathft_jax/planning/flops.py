@@ -18,8 +18,13 @@ def layer_matmul_params(cfg: Any) -> int:
     return q + kv + o + mlp
 
 
-def forward_flops(cfg: Any, rows: int, length: int, head_positions: int | None = None,
-                  context: float | None = None) -> dict[str, float]:
+def forward_flops(
+    cfg: Any,
+    rows: int,
+    length: int,
+    head_positions: int | None = None,
+    context: float | None = None,
+) -> dict[str, float]:
     """Forward FLOPs of `rows` x `length` tokens: {"layers", "attention", "head"}.
 
     `head_positions`: positions per row that go through the output head (default all);
@@ -45,8 +50,9 @@ def train_flops(cfg: Any, rows: int, length: int, head_positions: int | None = N
             "total": 3 * fwd + remat}  # fmt: skip
 
 
-def decode_flops(cfg: Any, batch: int, rows_per_prompt: int, prompt_len: int,
-                 decode_len: int) -> dict:
+def decode_flops(
+    cfg: Any, batch: int, rows_per_prompt: int, prompt_len: int, decode_len: int
+) -> dict:
     """One decode call: prefill of each prompt once, then `decode_len` tokens for every row."""
     pre = sum(forward_flops(cfg, batch, prompt_len, head_positions=1).values())
     rows = batch * rows_per_prompt

@@ -12,7 +12,9 @@ from mathft_jax.planning import chips, flops, hlo, steps
 
 GiB = chips.GiB
 _OOM = re.compile(r"(RESOURCE_EXHAUSTED|exceeds available HBM|[Oo]ut of memory|Ran out of memory)")
-_FIG = re.compile(r"required for HLO temporaries \(([\d.]+)([KMGT])\)|([\d.]+)([KMGT]) of (?:\d|HBM)")
+_FIG = re.compile(
+    r"required for HLO temporaries \(([\d.]+)([KMGT])\)|([\d.]+)([KMGT]) of (?:\d|HBM)"
+)
 _UNIT = {"K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 
 
@@ -43,9 +45,10 @@ def plan_stage(topology: str, stage: str, batch_size: int | None = None, **kw: A
         msg = str(e)
         if not _OOM.search(msg):
             raise
-        need = _oom_bytes(msg)
+        temp = _oom_bytes(msg)  # the compiler's figure: temporaries alone
+        need = None if temp is None else temp + low.param_bytes + low.opt_state_bytes
         out.update(
-            fits=False, compile_error=msg.strip().splitlines()[0][:400],
+            fits=False, compile_error=msg.strip().splitlines()[0][:400], temp_bytes_oom=temp,
             total_bytes=need, compile_seconds=round(time.time() - t0, 1),
             over_bytes=(need - chip.hbm_bytes) if need else None,
         )  # fmt: skip
@@ -91,7 +94,9 @@ def _add_flops(out: dict, low: steps.Lowered, chip: chips.Chip, total: float | N
 
 
 def _g(b: float | None) -> str:
-    return "?" if b is None else f"{b / GiB:.2f} GiB"
+    if b is None:
+        return "?"
+    return f"{b / GiB:.2f} GiB" if b >= GiB / 10 else f"{b / 1024**2:.1f} MiB"
 
 
 def format_report(r: dict) -> str:
@@ -112,8 +117,15 @@ def format_report(r: dict) -> str:
         lines.append(f"  FITS: {_g(r['total_bytes'])} of {_g(r['hbm_bytes'])} per chip")
     else:
         lines.append(
-            f"  DOES NOT FIT: needs {_g(r['total_bytes'])} of {_g(r['hbm_bytes'])} per chip, over "
-            f"by {_g(r['over_bytes'])}" + (f"; compiler: {r['compile_error']}" if r.get("compile_error") else "")
+            f"  DOES NOT FIT: needs {_g(r['total_bytes'])} of {_g(r['hbm_bytes'])} per chip "
+            + (
+                "(compiler's temporaries + parameters + optimizer state) "
+                if r.get("temp_bytes_oom")
+                else ""
+            )
+            + f"over "
+            f"by {_g(r['over_bytes'])}"
+            + (f"; compiler: {r['compile_error']}" if r.get("compile_error") else "")
         )
     f = r["flops"]
     parts = ", ".join(f"{k} {v / 1e12:.1f}" for k, v in f.items() if k != "total")
@@ -126,7 +138,11 @@ def format_report(r: dict) -> str:
     if "collectives" in r:
         c = [
             f"{k} {v['count']:.0f}x {v['bytes'] / GiB:.2f} GiB"
-            + (" (in a loop of unknown trip count: once per iteration)" if v["unknown_loops"] else "")
+            + (
+                " (in a loop of unknown trip count: once per iteration)"
+                if v["unknown_loops"]
+                else ""
+            )
             for k, v in r["collectives"].items()
             if v["count"]
         ]

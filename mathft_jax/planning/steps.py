@@ -120,7 +120,9 @@ def lower_train(devices: list[Any], topology: str, batch_size: int | None = None
     rules = partitioning.logical_axis_rules()
     shards = partitioning.batch_shards(mesh, rules)
     if batch % (shards * accum):
-        raise ValueError(f"BATCH_SIZE={batch} must divide by batch shards ({shards}) x accum ({accum})")
+        raise ValueError(
+            f"BATCH_SIZE={batch} must divide by batch shards ({shards}) x accum ({accum})"
+        )
     schedule = optimizers.make_schedule(steps)
     tx = optimizers.make_optimizer(schedule)
     abstract, p_sh = _param_shardings(cfg, mesh, rules)
@@ -130,7 +132,9 @@ def lower_train(devices: list[Any], topology: str, batch_size: int | None = None
     state_sh = TrainState(step=replicated, params=p_sh, opt_state=o_sh)
     b_sh = partitioning.batch_sharding(mesh, rules)
     state = _sds(
-        TrainState(step=jax.ShapeDtypeStruct((), jnp.int32), params=abstract, opt_state=opt_abstract),
+        TrainState(
+            step=jax.ShapeDtypeStruct((), jnp.int32), params=abstract, opt_state=opt_abstract
+        ),
         state_sh,
     )
     group = {k: jax.ShapeDtypeStruct((batch, length), jnp.int32, sharding=b_sh) for k in FEATURES}
@@ -191,7 +195,9 @@ def lower_decode(
     decode_len = gin_value("run_decode.max_decode_len", 512)
     mesh, abstract, p_sh, b_sh = _inference_mesh(devices, topology, cfg)
     if batch % _data_shards(b_sh):
-        raise ValueError(f"run_decode.batch_size={batch} must divide by {_data_shards(b_sh)} shards")
+        raise ValueError(
+            f"run_decode.batch_size={batch} must divide by {_data_shards(b_sh)} shards"
+        )
     params = _sds(abstract, p_sh)
     tokens = jax.ShapeDtypeStruct((batch, prompt_len), jnp.int32, sharding=b_sh)
     keys = jax.eval_shape(lambda: decoding.problem_keys(0, np.arange(batch)))
@@ -205,7 +211,9 @@ def lower_decode(
         )  # fmt: skip
     rows = batch * (n + int(greedy))
     kv = 2 * cfg.num_layers * cfg.num_kv_heads * cfg.head_dim * cache_dtype.itemsize
-    cache_total = kv * (rows * decode_len + batch * prompt_len)  # own slots + one shared prompt copy
+    cache_total = kv * (
+        rows * decode_len + batch * prompt_len
+    )  # own slots + one shared prompt copy
     cache_chip = cache_total // _data_shards(b_sh)  # rows split over the data shards
     del runtime
     return Lowered(
@@ -234,11 +242,22 @@ def lower_score(devices: list[Any], topology: str, batch_size: int | None = None
     ids = jax.ShapeDtypeStruct((2,), jnp.int32, sharding=NamedSharding(mesh, PartitionSpec()))
     model = decoding.decoder_fns(cfg)
     with jax.set_mesh(mesh):
-        lowered = scoring.verifier_scores.lower(_sds(abstract, p_sh), tokens, tokens, ids, model=model)
+        lowered = scoring.verifier_scores.lower(
+            _sds(abstract, p_sh), tokens, tokens, ids, model=model
+        )
     f = flops.forward_flops(cfg, batch, length, head_positions=1)
     return Lowered(
-        "score", lowered, cfg, mesh, batch, length, per_chip_bytes(abstract, p_sh), 0, 0,
-        {"forward": sum(f.values()), "total": sum(f.values())}, {},
+        "score",
+        lowered,
+        cfg,
+        mesh,
+        batch,
+        length,
+        per_chip_bytes(abstract, p_sh),
+        0,
+        0,
+        {"forward": sum(f.values()), "total": sum(f.values())},
+        {},
     )
 
 

@@ -60,7 +60,9 @@ def _scores(obj: Objective, logits_fn: LogitsFn, params: Any, group: dict[str, j
     if obj.label_ids is None:
         raise ValueError(f"Objective.kind={obj.kind!r} needs label_ids (verifier words)")
     if hasattr(logits_fn, "label_logits"):  # output_head.HeadModel: two head columns, no vocab
-        return losses.verifier_log_scores(logits_fn.label_logits(params, group, obj.label_ids), 0, 1)
+        return losses.verifier_log_scores(
+            logits_fn.label_logits(params, group, obj.label_ids), 0, 1
+        )
     logits = _logits(logits_fn, params, group)
     label_logits = losses.label_position_logits(logits, group["decoder_loss_weights"])
     return losses.verifier_log_scores(label_logits, *obj.label_ids)

@@ -61,9 +61,9 @@ def decoder_model(cfg: Any, chunk: int = 256) -> HeadModel:
     module = transformer.Decoder(cfg)
 
     def hidden(params: Any, tokens: Any, positions: Any, segment_ids: Any) -> jax.Array:
-        return module.apply(
-            {"params": params}, tokens, positions, segment_ids, return_hidden=True
-        )[0]
+        return module.apply({"params": params}, tokens, positions, segment_ids, return_hidden=True)[
+            0
+        ]
 
     return HeadModel(
         hidden, lambda p: transformer.output_head(cfg, p), cfg.final_logit_softcap, chunk

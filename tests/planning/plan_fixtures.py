@@ -1,0 +1,22 @@
+"""Shared by the planner tests: gin parsed like `python -m mathft_jax.plan` and cleared after."""
+
+import contextlib
+
+import gin
+import pytest
+
+from mathft_jax import gin_flags
+
+
+def libtpu_or_skip() -> None:
+    pytest.importorskip("libtpu", reason="libtpu (the test extra) compiles for TPU topologies")
+
+
+@contextlib.contextmanager
+def gin_config(*args: str):
+    gin.clear_config()
+    gin_flags.setup_gin(list(args))
+    try:
+        yield
+    finally:
+        gin.clear_config()

@@ -44,8 +44,12 @@ def main(argv: Sequence[str]) -> int:
     chips.set_tpu_env(args.topology)  # before JAX starts: this host runs nothing on the TPU
     logging.basicConfig(level=logging.WARNING)
     from mathft_jax import gin_flags  # noqa: PLC0415
-    from mathft_jax.planning import report  # noqa: PLC0415
+    from mathft_jax.planning import (
+        report,  # noqa: PLC0415
+        steps,  # noqa: PLC0415
+    )
 
+    steps.register_configurables()
     gin_flags.setup_gin(gin_args)
     kw = {"num_samples": args.num_samples} if args.stage == "decode" and args.num_samples else {}
     try:
@@ -55,12 +59,9 @@ def main(argv: Sequence[str]) -> int:
         return 2
     print(report.format_report(r))
     if args.find_batch:
-        from mathft_jax.planning import steps  # noqa: PLC0415
-
         shards = 1
         for a in ("data", "fsdp"):
             shards *= r["mesh"].get(a, 1)
-        del steps
         fb = report.find_batch(args.topology, args.stage, r["batch"], shards)
         r["find_batch"] = fb
         print(f"  largest batch that fits: {fb['batch']} (tried {fb['tried']})")

@@ -45,6 +45,14 @@ class Lowered:
     details: dict[str, Any]
 
 
+def register_configurables() -> None:
+    """Imports the job modules whose configurables the stage gin files bind (train, decode, score)."""
+    import mathft_jax.decode  # noqa: F401, PLC0415
+    import mathft_jax.inference.runtime  # noqa: F401, PLC0415
+    import mathft_jax.score  # noqa: F401, PLC0415
+    import mathft_jax.training.trainer  # noqa: F401, PLC0415
+
+
 def gin_value(name: str, default: Any = None) -> Any:
     """A binding as the configurable would receive it (macros and @refs evaluated)."""
     try:

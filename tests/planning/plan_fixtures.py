@@ -6,6 +6,7 @@ import gin
 import pytest
 
 from mathft_jax import gin_flags
+from mathft_jax.planning import steps
 
 
 def libtpu_or_skip() -> None:
@@ -15,6 +16,7 @@ def libtpu_or_skip() -> None:
 @contextlib.contextmanager
 def gin_config(*args: str):
     gin.clear_config()
+    steps.register_configurables()
     gin_flags.setup_gin(list(args))
     try:
         yield

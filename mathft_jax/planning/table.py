@@ -138,6 +138,9 @@ def render(results_dir: pathlib.Path, models, topologies, stages, command: str) 
                     f"| {model} | {topo} | {stage} | {fits} | {gib} | {tf:.1f} | "
                     f"≥ {bound * 1e3:.0f} ms | {fb} | {extra} |"
                 )
+    notes = results_dir / "notes.md"
+    if notes.exists():
+        lines += ["", notes.read_text().rstrip()]
     if missing:
         lines += [
             "",

@@ -29,6 +29,9 @@ EXTRAS_REQUIRE = {
         "import-linter>=2.1,<3",
         "torch==2.13.0",
         "transformers>=4.45,<6",
+        # Compile-only TPU devices for `python -m mathft_jax.plan` and tests/planning: the libtpu
+        # that `jax[tpu]` pins for the jax installed here (jax 0.10.2 -> libtpu 0.0.42.1).
+        "libtpu==0.0.42.1",
     ],
 }
 

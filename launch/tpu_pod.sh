@@ -13,6 +13,11 @@
 #      one JAX process. Each stage gets env MATHFT_MULTIHOST=1, which asks it to call
 #      `jax.distributed.initialize()` with no arguments: on TPU, JAX reads the coordinator, process
 #      count and id from the TPU metadata (no flag: the entry points reject flags they do not know).
+#   0. first, with --topology (e.g. v5p:2x4x4), on this host: `python3 -m mathft_jax.plan` compiles the
+#      stage's step for that topology (libtpu, no TPU needed) with the same gin flags and prints
+#      per-chip memory, FLOPs and collectives; a job that does not fit is refused (--force runs it
+#      anyway). The plan runs in --dry_run too: it only compiles here. $MATHFT_PLAN_PYTHON picks
+#      the interpreter (default python3).
 # MODEL_DIR must be on GCS (gs://...): all workers write one orbax checkpoint through tensorstore.
 # Only committed code is shipped in scp mode (git archive of --ref, default HEAD).
 set -euo pipefail
@@ -41,6 +46,9 @@ Options:
   --tarball PATH        local tarball written in scp mode (default \${TMPDIR:-/tmp}/mathft_jax-NAME.tar.gz)
   --jax_spec SPEC       pip requirement for JAX on TPU (default 'jax[tpu]')
   --skip_setup          do not ship code or pip install; just run the stage
+  --topology T          TPU topology of the slice (e.g. v5e:4x4, v5p:2x4x4): plan the stage first
+                        and refuse it if it does not fit in HBM (train, decode, score)
+  --force               run even when the plan says the job does not fit
   --dry_run             print the commands instead of running them
   -h, --help            this text
 Anything after -- goes to the stage verbatim (e.g. evaluate's --candidates=FILE).
@@ -60,7 +68,7 @@ run() {
 }
 
 TPU="" ZONE="" PROJECT="" STAGE="" MODEL_DIR="" REF="HEAD" GIT_URL="" WORKDIR="mathft_jax"
-TARBALL="" JAX_SPEC="jax[tpu]" SKIP_SETUP=0 DRY_RUN=0
+TARBALL="" JAX_SPEC="jax[tpu]" SKIP_SETUP=0 DRY_RUN=0 TOPOLOGY="" FORCE=0
 GIN_ARGS=() ENV_ARGS=() EXTRA_ARGS=()
 
 while [[ $# -gt 0 ]]; do
@@ -86,6 +94,8 @@ while [[ $# -gt 0 ]]; do
     --workdir | --workdir=*) optval "$@"; WORKDIR=$VALUE ;;
     --tarball | --tarball=*) optval "$@"; TARBALL=$VALUE ;;
     --jax_spec | --jax_spec=*) optval "$@"; JAX_SPEC=$VALUE ;;
+    --topology | --topology=*) optval "$@"; TOPOLOGY=$VALUE ;;
+    --force) FORCE=1 ;;
     --skip_setup) SKIP_SETUP=1 ;;
     --dry_run) DRY_RUN=1 ;;
     --) shift; EXTRA_ARGS=("$@"); SHIFT=$# ;;
@@ -107,6 +117,26 @@ fi
 [[ $WORKDIR =~ ^[A-Za-z0-9_][A-Za-z0-9_./-]*$ && $WORKDIR != *..* ]] ||
   die "--workdir must be a relative path without '..', got '$WORKDIR'"
 TARBALL=${TARBALL:-${TMPDIR:-/tmp}/mathft_jax-$TPU.tar.gz}
+
+# The plan: compile the stage for the slice's topology here and refuse a job that does not fit.
+if [[ -n $TOPOLOGY && " train decode score " == *" $STAGE "* ]]; then
+  PLAN=("${MATHFT_PLAN_PYTHON:-python3}" -m mathft_jax.plan --topology="$TOPOLOGY" --stage="$STAGE"
+    "${GIN_ARGS[@]}")
+  echo "# plan: $(quote_all "${PLAN[@]}")" >&2
+  PLAN_RC=0
+  (cd "$REPO" && "${PLAN[@]}") >&2 || PLAN_RC=$?
+  if [[ $PLAN_RC == 3 ]]; then
+    if [[ $FORCE == 1 ]]; then
+      echo "$PROG: the plan says $STAGE does not fit on $TOPOLOGY; running anyway (--force)" >&2
+    else
+      die "the plan says $STAGE does not fit on $TOPOLOGY (figures above); change the batch or partitioning, or pass --force"
+    fi
+  elif [[ $PLAN_RC != 0 ]]; then
+    [[ $FORCE == 1 ]] || die "the plan for $TOPOLOGY failed (exit $PLAN_RC, above); --force skips it"
+  fi
+elif [[ -z $TOPOLOGY && " train decode score " == *" $STAGE "* ]]; then
+  echo "$PROG: no --topology given: memory is not checked before the job (e.g. --topology v5e:4x4)" >&2
+fi
 
 GCLOUD=(gcloud compute tpus tpu-vm)
 TARGET=(--zone="$ZONE")

@@ -6,6 +6,8 @@ import pathlib
 # Sharding tests need several devices; on CPU, XLA fakes them. Must precede any `import jax`.
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# libtpu (test extra, for the compile-only TPU planner) must not claim this host as a TPU.
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 import pytest  # noqa: E402
 

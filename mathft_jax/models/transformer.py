@@ -328,7 +328,10 @@ class Decoder(nn.Module):
         positions: jax.Array,
         segment_ids: jax.Array | None = None,
         cache: Cache | None = None,
+        return_hidden: bool = False,
     ) -> tuple[jax.Array, Cache | None]:
+        """(logits, cache); with `return_hidden`, the final-norm hidden states [batch, length,
+        embed] (compute dtype) instead of logits: `output_head` turns them into logits."""
         cfg = self.config
         dt = cfg.compute_dtype
         batch, length = tokens.shape
@@ -391,6 +394,17 @@ class Decoder(nn.Module):
         x, new_k, new_v = carry
 
         x = RMSNorm(cfg, name="final_norm")(x)
+        if return_hidden:
+            if not cfg.tie_embeddings:  # create the head so init/abstract params keep it
+                self.param(
+                    "lm_head",
+                    nn.with_logical_partitioning(_dense_init, ("embed", "vocab")),
+                    (cfg.embed_dim, cfg.vocab_size),
+                    cfg.weight_dtype,
+                )
+            if cache is None:
+                return x, None
+            return x, dict(cache, k=new_k, v=new_v, index=index + length, key_mask=key_mask)
         if cfg.tie_embeddings:
             logits = _matmul(x, embedding.astype(dt).T, preferred=jnp.float32)
         else:
@@ -408,6 +422,13 @@ class Decoder(nn.Module):
             return logits, None
         new_cache = dict(cache, k=new_k, v=new_v, index=index + length, key_mask=key_mask)
         return logits, new_cache
+
+
+def output_head(cfg: ModelConfig, params: Any) -> jax.Array:
+    """The output projection [embed, vocab] in the compute dtype: logits = softcap(hidden @ it)."""
+    if cfg.tie_embeddings:
+        return params["embedding"].astype(cfg.compute_dtype).T
+    return params["lm_head"].astype(cfg.compute_dtype)
 
 
 def init_cache(

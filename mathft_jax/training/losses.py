@@ -116,3 +116,73 @@ def contrastive_loss(
 def joint_loss(cls_loss: jax.Array, mle: jax.Array, alpha: float) -> jax.Array:
     """Eq. 12-13: L_cls + α·L_mle, L_cls being the verifier xent or margin loss."""
     return cls_loss + alpha * mle
+
+
+# --- Losses from the final hidden states: no [batch, length, vocab] f32 tensor is materialised. ---
+
+
+def logits_from_hidden(
+    hidden: jax.Array, head: jax.Array, softcap: float | None = None
+) -> jax.Array:
+    """f32 logits `softcap(hidden @ head)`: hidden [..., embed], head [embed, vocab or k]."""
+    logits = jnp.einsum("...e,ev->...v", hidden, head, preferred_element_type=jnp.float32)
+    return logits if softcap is None else jnp.tanh(logits / softcap) * softcap
+
+
+def chunked_token_log_probs(
+    hidden: jax.Array,
+    head: jax.Array,
+    targets: jax.Array,
+    softcap: float | None = None,
+    chunk: int = 256,
+) -> jax.Array:
+    """`token_log_probs(logits_from_hidden(hidden, head), targets)` a chunk of positions at a time.
+
+    Each chunk's logits are recomputed in the backward pass (`jax.checkpoint`), so at most one
+    `[batch, chunk, vocab]` f32 block (and its gradient) is alive instead of the whole sequence's.
+    Same values and gradients up to float summation order. Returns f32 [batch, length].
+    """
+    batch, length = targets.shape
+    chunk = max(1, min(chunk, length))
+    pad = -length % chunk
+    if pad:
+        hidden = jnp.pad(hidden, ((0, 0), (0, pad), (0, 0)))
+        targets = jnp.pad(targets, ((0, 0), (0, pad)))
+    n = (length + pad) // chunk
+    h = hidden.reshape(batch, n, chunk, hidden.shape[-1]).swapaxes(0, 1)  # [n, batch, chunk, e]
+    t = targets.reshape(batch, n, chunk).swapaxes(0, 1)
+
+    @jax.checkpoint
+    def one(args: tuple[jax.Array, jax.Array]) -> jax.Array:
+        h_c, t_c = args
+        return token_log_probs(logits_from_hidden(h_c, head, softcap), t_c)
+
+    out = jax.lax.map(one, (h, t))  # [n, batch, chunk]
+    return out.swapaxes(0, 1).reshape(batch, n * chunk)[:, :length]
+
+
+def mle_from_token_log_probs(
+    log_probs: jax.Array, weights: jax.Array
+) -> tuple[jax.Array, jax.Array]:
+    """`mle_loss` from precomputed token log probs [batch, length]: (loss, num_target_tokens)."""
+    w = weights.astype(jnp.float32)
+    num_tokens = jnp.sum(w)
+    return -jnp.sum(log_probs * w) / jnp.maximum(num_tokens, 1.0), num_tokens
+
+
+def label_position_hidden(hidden: jax.Array, weights: jax.Array) -> jax.Array:
+    """Hidden state [batch, embed] at the position that predicts the first target token."""
+    first = jnp.argmax(weights > 0, axis=-1)
+    return jnp.take_along_axis(hidden, first[:, None, None], axis=1)[:, 0, :]
+
+
+def label_pair_logits(
+    hidden: jax.Array,
+    head: jax.Array,
+    correct_id: int | jax.Array,
+    incorrect_id: int | jax.Array,
+    softcap: float | None = None,
+) -> jax.Array:
+    """f32 [..., 2] logits of the two label tokens only: two columns of the head, not the vocab."""
+    cols = jnp.stack([head[:, correct_id], head[:, incorrect_id]], axis=-1)  # [embed, 2]
+    return logits_from_hidden(hidden, cols, softcap)

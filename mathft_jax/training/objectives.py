@@ -3,8 +3,18 @@
 Kinds (gin `Objective.kind`): "mle" (SSFT, Eq. 3), "verifier_xent" (Eq. 9), "verifier_margin"
 (Eq. 8), "contrastive" (Eq. 10-11), "joint_xent" / "joint_margin" (Eq. 12-13); one function each,
 picked once by `loss_for` from the `LOSSES` table. Single-group kinds
-take a flat batch; pair kinds take {"pos", "neg"[, "gen"]} (verifier pairs carry the verifier prompt
-in pos/neg and the SSFT example in gen; contrastive pairs carry SSFT prompt -> right/wrong solution).
+take a flat batch; pair kinds take {"pos", "neg", "gen"} (verifier pairs carry the verifier prompt
+in pos/neg, contrastive pairs SSFT prompt -> sampled right/wrong solution; in both, gen is SSFT
+prompt -> the problem's reference solution, the X of Eq. 3).
+
+Normalisation, and what it means for α. L_mle (Eq. 3, on the gen group in Eq. 11 and Eq. 13, on
+the flat batch in SSFT) is per token: -log p(X|P) summed over the batch's target tokens, divided by
+their count. L_seq (Eq. 10) is per sequence: the margin on log p(X|P), each a sum over the
+solution's tokens, averaged over pairs. L_cls (Eq. 8, 9) is per example, averaged over pairs
+(Eq. 9 on a pair: the mean of its two rows). So α weighs a per-token mean NLL: the per-sequence
+form -log p(X|P) of the paper's Eq. 3 is T times larger for a T-token reference, and α here equals
+α·T there (α = 1 here is α ≈ 1/T in per-sequence units; T ~ 200-400 for MATH solutions in BPE
+tokens). In Eq. 11, L_seq (token sums) dwarfs α·L_mle at α = 1 unless the margin is met.
 
     python -m pytest -q tests/training/test_train_step.py
 """
@@ -59,11 +69,36 @@ def _logits(logits_fn: LogitsFn, params: Any, group: dict[str, jax.Array]) -> ja
     )
 
 
-def _scores(obj: Objective, logits: jax.Array, group: dict[str, jax.Array]):
+def _scores(obj: Objective, logits_fn: LogitsFn, params: Any, group: dict[str, jax.Array]):
     if obj.label_ids is None:
         raise ValueError(f"Objective.kind={obj.kind!r} needs label_ids (verifier words)")
+    if hasattr(logits_fn, "label_logits"):  # output_head.HeadModel: two head columns, no vocab
+        return losses.verifier_log_scores(
+            logits_fn.label_logits(params, group, obj.label_ids), 0, 1
+        )
+    logits = _logits(logits_fn, params, group)
     label_logits = losses.label_position_logits(logits, group["decoder_loss_weights"])
     return losses.verifier_log_scores(label_logits, *obj.label_ids)
+
+
+def _token_log_probs(logits_fn: LogitsFn, params: Any, group: dict[str, jax.Array]) -> jax.Array:
+    """f32 [batch, length]; a `HeadModel` computes them over sequence chunks (no full logits)."""
+    if hasattr(logits_fn, "token_log_probs"):
+        return logits_fn.token_log_probs(params, group)
+    return losses.token_log_probs(_logits(logits_fn, params, group), group["decoder_target_tokens"])
+
+
+def _seq_log_probs(tlp: jax.Array, group: dict[str, jax.Array]) -> jax.Array:
+    """log p(X|P) of each row: token log probs summed over its target tokens."""
+    return jnp.sum(tlp * group["decoder_loss_weights"], axis=-1)
+
+
+def _mle(
+    logits_fn: LogitsFn, params: Any, group: dict[str, jax.Array]
+) -> tuple[jax.Array, jax.Array]:
+    """Eq. 3 per token on one group: (mean -log p over target tokens, their count)."""
+    tlp = _token_log_probs(logits_fn, params, group)
+    return losses.mle_from_token_log_probs(tlp, group["decoder_loss_weights"])
 
 
 def _single_batch(obj: Objective, batch: dict) -> None:
@@ -74,10 +109,7 @@ def _single_batch(obj: Objective, batch: dict) -> None:
 def mle(obj: Objective, logits_fn: LogitsFn, params: Any, batch: dict) -> tuple[jax.Array, Metrics]:
     """Eq. 3 (SSFT) on a flat batch: per-token mean of -log p(X|P)."""
     _single_batch(obj, batch)
-    logits = _logits(logits_fn, params, batch)
-    loss, ntok = losses.mle_loss(
-        logits, batch["decoder_target_tokens"], batch["decoder_loss_weights"]
-    )
+    loss, ntok = _mle(logits_fn, params, batch)
     return loss, {"loss": loss, "mle": loss, "target_tokens": ntok}
 
 
@@ -86,9 +118,8 @@ def verifier_xent(
 ) -> tuple[jax.Array, Metrics]:
     """Eq. 9 on a flat batch of verifier rows labelled by their first target token."""
     _single_batch(obj, batch)
-    logits = _logits(logits_fn, params, batch)
     w = batch["decoder_loss_weights"]
-    log_s, log_1ms = _scores(obj, logits, batch)
+    log_s, log_1ms = _scores(obj, logits_fn, params, batch)
     labels = losses.label_position_targets(batch["decoder_target_tokens"], w) == obj.label_ids[0]
     mask = losses.row_mask(w)
     loss = losses.masked_mean(losses.verifier_xent_loss(log_s, log_1ms, labels), mask)
@@ -96,34 +127,26 @@ def verifier_xent(
     return loss, {"loss": loss, "accuracy": acc, "examples": jnp.sum(mask)}
 
 
-def _pair(
-    obj: Objective, logits_fn: LogitsFn, params: Any, batch: dict
-) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """(pos logits, neg logits, mask of pairs whose both rows hold a target)."""
+def _pair_mask(obj: Objective, batch: dict) -> jax.Array:
+    """Mask of the pairs whose both rows hold a target; a flat batch is an error."""
     if "pos" not in batch:
         raise ValueError(f"Objective.kind={obj.kind!r} needs a pair batch; check the task name")
     pos, neg = batch["pos"], batch["neg"]
-    mask = losses.row_mask(pos["decoder_loss_weights"]) * losses.row_mask(
+    return losses.row_mask(pos["decoder_loss_weights"]) * losses.row_mask(
         neg["decoder_loss_weights"]
     )
-    return _logits(logits_fn, params, pos), _logits(logits_fn, params, neg), mask
 
 
 def contrastive(
     obj: Objective, logits_fn: LogitsFn, params: Any, batch: dict
 ) -> tuple[jax.Array, Metrics]:
-    """Eq. 10-11: margin on log p(X|P) of right over wrong solutions, plus α·L_mle on the right."""
-    pos_logits, neg_logits, mask = _pair(obj, logits_fn, params, batch)
+    """Eq. 10-11: margin on log p(X|P) (per sequence) of right over wrong sampled solutions, plus
+    α·L_mle (per token) on the problem's reference solution (the "gen" group)."""
+    mask = _pair_mask(obj, batch)
     pos, neg = batch["pos"], batch["neg"]
-    lp = losses.sequence_log_probs(
-        pos_logits, pos["decoder_target_tokens"], pos["decoder_loss_weights"]
-    )
-    ln = losses.sequence_log_probs(
-        neg_logits, neg["decoder_target_tokens"], neg["decoder_loss_weights"]
-    )
-    mle_loss, _ = losses.mle_loss(
-        pos_logits, pos["decoder_target_tokens"], pos["decoder_loss_weights"]
-    )
+    lp = _seq_log_probs(_token_log_probs(logits_fn, params, pos), pos)
+    ln = _seq_log_probs(_token_log_probs(logits_fn, params, neg), neg)
+    mle_loss = _gen_mle(obj, logits_fn, params, batch)
     loss = losses.contrastive_loss(lp, ln, mle_loss, obj.margin, obj.alpha, mask)
     metrics: Metrics = {"examples": jnp.sum(mask)}
     metrics["pair_accuracy"] = losses.masked_mean((lp > ln).astype(jnp.float32), mask)
@@ -136,9 +159,9 @@ _PairScores = tuple[jax.Array, jax.Array, jax.Array, jax.Array, jax.Array]
 
 
 def _pair_scores(obj: Objective, logits_fn: LogitsFn, params: Any, batch: dict) -> _PairScores:
-    pos_logits, neg_logits, mask = _pair(obj, logits_fn, params, batch)
-    ps, p1ms = _scores(obj, pos_logits, batch["pos"])
-    ns, n1ms = _scores(obj, neg_logits, batch["neg"])
+    mask = _pair_mask(obj, batch)
+    ps, p1ms = _scores(obj, logits_fn, params, batch["pos"])
+    ns, n1ms = _scores(obj, logits_fn, params, batch["neg"])
     return ps, p1ms, ns, n1ms, mask
 
 
@@ -158,13 +181,11 @@ def _margin_on_pairs(obj: Objective, scores: _PairScores) -> jax.Array:
 
 
 def _gen_mle(obj: Objective, logits_fn: LogitsFn, params: Any, batch: dict) -> jax.Array:
-    """L_mle of Eq. 13 on the batch's SSFT group "gen"."""
+    """L_mle of Eq. 11 / 13 (Eq. 3, per token) on the batch's "gen" group: SSFT prompt -> the
+    problem's reference solution."""
     if "gen" not in batch:
         raise ValueError(f"Objective.kind={obj.kind!r} needs a 'gen' group in the batch")
-    gen = batch["gen"]
-    loss, _ = losses.mle_loss(
-        _logits(logits_fn, params, gen), gen["decoder_target_tokens"], gen["decoder_loss_weights"]
-    )
+    loss, _ = _mle(logits_fn, params, batch["gen"])
     return loss
 
 

@@ -22,9 +22,9 @@ import jax
 import numpy as np
 
 from mathft_jax import paths_io
-from mathft_jax.models import ModelConfig, transformer
+from mathft_jax.models import ModelConfig
 from mathft_jax.runtime import checkpoints, multihost, partitioning
-from mathft_jax.training import objectives, optimizers, state_init
+from mathft_jax.training import objectives, optimizers, output_head, state_init
 from mathft_jax.training import validation as validation_lib
 from mathft_jax.training.best_checkpoint import BestCheckpoint
 from mathft_jax.training.metrics_logging import MetricsLogger
@@ -222,8 +222,8 @@ def train(
     layout = state_init.state_layout(cfg, tx, mesh, rules)
     b_sh = partitioning.batch_sharding(mesh, rules)
 
-    def logits_fn(params: Any, tokens: Any, positions: Any, segment_ids: Any) -> jax.Array:
-        return transformer.Decoder(cfg).apply({"params": params}, tokens, positions, segment_ids)[0]
+    # Losses read log probs over sequence chunks: no [batch, length, vocab] f32 logits.
+    logits_fn = output_head.decoder_model(cfg)
 
     manager = checkpoints.make_manager(
         loop.model_dir, ckpt.keep_last, val.best_metric, val.best_mode

@@ -1,0 +1,191 @@
+"""Regenerate docs/tpu_plan.md: gin/recipe_math.gin's stages (SSFT, verifier, decode N = 64,
+score) for each model on each topology, one `python -m mathft_jax.plan` subprocess a row.
+
+    python -m mathft_jax.planning.table [--models llama3_1b,...] [--topologies v5e:2x2,...]
+        [--stages ssft,verifier,decode,score] [--find_batch] [--results_dir docs/tpu_plan]
+        [--output docs/tpu_plan.md] [--timeout 1800]
+
+Each row's JSON is kept in --results_dir, so a rerun only compiles the rows missing there; the page
+is written from whatever is there, and lists the rows not yet computed. Compiles of the 8B model
+take minutes each on a small host.
+"""
+
+import argparse
+import json
+import math
+import pathlib
+import subprocess
+import sys
+import time
+
+from mathft_jax.planning import chips
+
+MODELS = ("llama3_1b", "qwen2_5_1_5b", "gemma2_2b", "llama3_8b")
+TOPOLOGIES = ("v5e:2x2", "v5e:4x4", "v5p:2x4x4", "v6e:2x4")
+STAGES = ("ssft", "verifier", "decode", "score")
+COMMON = ("--gin_file=gin/data/math.gin",)
+# recipe_math.gin's figures for each stage (RecipeConfig.*_bindings).
+STAGE_ARGS = {
+    "ssft": ("train", ["--gin_file=gin/ssft.gin", *COMMON, "--gin.BATCH_SIZE=64"]),
+    "verifier": ("train", [
+        "--gin_file=gin/verifier_xent.gin", *COMMON, "--gin.BATCH_SIZE=64",
+        "--gin.TASK_FEATURE_LENGTHS=%VERIFIER_FEATURE_LENGTHS",
+    ]),
+    "decode": ("decode", [
+        "--gin_file=gin/decode.gin", "--gin.CHECKPOINT_PATH=x", "--gin.OUTPUT=y",
+        "--gin.NUM_SAMPLES=64", "--gin.run_decode.max_prompt_len=512",
+        "--gin.run_decode.max_decode_len=1024",
+    ]),
+    "score": ("score", [
+        "--gin_file=gin/score.gin", "--gin.CHECKPOINT_PATH=x", "--gin.CANDIDATES=c",
+        "--gin.OUTPUT=y", "--gin.run_score.max_len=1536", "--gin.run_score.batch_size=32",
+    ]),
+}  # fmt: skip
+# Where the default (fsdp.gin, no accumulation) does not fit: the bindings that do, tried in order.
+FALLBACKS = {
+    "ssft": (["--gin.ACCUM_STEPS=2"], ["--gin.ACCUM_STEPS=4"], ["--gin.ACCUM_STEPS=8"]),
+    "verifier": (["--gin.ACCUM_STEPS=2"], ["--gin.ACCUM_STEPS=4"], ["--gin.ACCUM_STEPS=8"]),
+    "decode": (["--gin.load_model.cache_dtype='bfloat16'"],),
+    "score": (["--gin.run_score.batch_size=16"], ["--gin.run_score.batch_size=8"]),
+}
+
+
+def row_args(model: str, topology: str, stage: str, extra: list[str]) -> list[str]:
+    kind, args = STAGE_ARGS[stage]
+    args = [*args, f"--gin_file=gin/models/{model}.gin", "--gin_file=gin/partitioning/fsdp.gin"]
+    if stage == "decode":  # problems per call must divide by the data shards (recipe: 8)
+        args.append(f"--gin.run_decode.batch_size={math.lcm(8, chips.num_chips(topology))}")
+    return ["--topology", topology, "--stage", kind, *args, *extra]
+
+
+def run_row(model: str, topology: str, stage: str, out: pathlib.Path, find_batch: bool,
+            timeout: float) -> dict:  # fmt: skip
+    """Plans one row (and its fallbacks while it does not fit); writes and returns its JSON."""
+    tries = [[], *FALLBACKS[stage]]
+    result: dict = {}
+    for extra in tries:
+        args = row_args(model, topology, stage, extra)
+        if find_batch and stage in ("ssft", "verifier"):
+            args.append("--find_batch")
+        path = out.with_suffix(".try.json")
+        t0 = time.time()
+        proc = subprocess.run(
+            [sys.executable, "-m", "mathft_jax.plan", *args, f"--output={path}"],
+            capture_output=True, text=True, timeout=timeout, check=False,
+        )  # fmt: skip
+        if proc.returncode not in (0, 3) or not path.exists():
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+            result = {"error": " | ".join(tail)[:500], "args": args}
+            break
+        result = json.loads(path.read_text())
+        path.unlink()
+        result.update(args=args, extra=extra, wall_seconds=round(time.time() - t0))
+        print(proc.stdout, flush=True)
+        if result["fits"]:
+            break
+    out.write_text(json.dumps(result, indent=1))
+    return result
+
+
+def _gib(b) -> str:
+    return "—" if b is None else f"{b / chips.GiB:.2f}"
+
+
+def render(results_dir: pathlib.Path, models, topologies, stages, command: str) -> str:
+    lines = [
+        "# TPU plan: recipe_math's stages on TPU topologies",
+        "",
+        "Produced by the compile-only planner (`python -m mathft_jax.plan`, libtpu on a CPU host) "
+        "for the stages of `gin/recipe_math.gin` with `gin/partitioning/fsdp.gin`: SSFT and the "
+        "verifier (batch 64; 512 + 1024 and 1536 + 8 tokens), decode (N = 64 samples + greedy, "
+        "512-token prompts, 1024 new tokens, KV cache) and verifier scoring (32 x 1536). "
+        "Regenerate with:",
+        "",
+        f"    {command}",
+        "",
+        "GiB are per chip (compiled arguments + outputs - aliased + temporaries + code); FLOPs are "
+        "model FLOPs per step counted from the config (train: forward, backward and remat "
+        "recompute); the roofline column is a LOWER BOUND on step time from the chip's bf16 peak "
+        "and HBM bandwidth, not a measurement. `gin that fits` is what was added where the "
+        "default did not fit. Largest batch: `--find_batch` (blank where not searched).",
+        "",
+        "| model | topology | stage | fits | GiB / chip (HBM) | TFLOP / step | roofline bound | "
+        "largest batch | gin that fits |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    missing = []
+    for model in models:
+        for topo in topologies:
+            for stage in stages:
+                path = results_dir / f"{model}__{topo.replace(':', '_')}__{stage}.json"
+                if not path.exists():
+                    missing.append(f"{model} {topo} {stage}")
+                    continue
+                r = json.loads(path.read_text())
+                if "error" in r:
+                    lines.append(
+                        f"| {model} | {topo} | {stage} | error | | | | | {r['error'][:120]} |"
+                    )
+                    continue
+                fits = "yes" if r["fits"] else "**no**"
+                over = "" if r["fits"] else f" (over by {_gib(r.get('over_bytes'))})"
+                gib = f"{_gib(r.get('total_bytes'))} ({_gib(r['hbm_bytes'])}){over}"
+                tf = r["flops"]["total"] / 1e12
+                bound = r["roofline_seconds_lower_bound"]
+                fb = r.get("find_batch", {}).get("batch", "")
+                extra = " ".join(a.replace("--gin.", "") for a in r.get("extra", []))
+                lines.append(
+                    f"| {model} | {topo} | {stage} | {fits} | {gib} | {tf:.1f} | "
+                    f"≥ {bound * 1e3:.0f} ms | {fb} | {extra} |"
+                )
+    notes = results_dir / "notes.md"
+    if notes.exists():
+        lines += ["", notes.read_text().rstrip()]
+    if missing:
+        lines += [
+            "",
+            "Rows not computed yet (run the command above; it skips the rows it has):",
+            "",
+        ]
+        lines += [f"- {m}" for m in missing]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="python -m mathft_jax.planning.table")
+    p.add_argument("--models", default=",".join(MODELS))
+    p.add_argument("--topologies", default=",".join(TOPOLOGIES))
+    p.add_argument("--stages", default=",".join(STAGES))
+    p.add_argument("--find_batch", action="store_true")
+    p.add_argument("--results_dir", default="docs/tpu_plan")
+    p.add_argument("--output", default="docs/tpu_plan.md")
+    p.add_argument("--timeout", type=float, default=1800)
+    p.add_argument("--render_only", action="store_true")
+    a = p.parse_args(argv)
+    models, topos, stages = (x.split(",") for x in (a.models, a.topologies, a.stages))
+    results = pathlib.Path(a.results_dir)
+    results.mkdir(parents=True, exist_ok=True)
+    for model in models:
+        for topo in topos:
+            for stage in stages:
+                path = results / f"{model}__{topo.replace(':', '_')}__{stage}.json"
+                if a.render_only or path.exists():
+                    continue
+                print(f"== {model} {topo} {stage}", flush=True)
+                try:
+                    run_row(model, topo, stage, path, a.find_batch, a.timeout)
+                except subprocess.TimeoutExpired:
+                    print(f"   timed out after {a.timeout} s", flush=True)
+                pathlib.Path(a.output).write_text(
+                    render(
+                        results, MODELS, TOPOLOGIES, STAGES, "python -m mathft_jax.planning.table"
+                    )
+                )
+    pathlib.Path(a.output).write_text(
+        render(results, MODELS, TOPOLOGIES, STAGES, "python -m mathft_jax.planning.table")
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -9,6 +9,7 @@ from typing import TypeVar
 import gin
 
 from mathft_jax import distributed, gin_flags, host_memory
+from mathft_jax.errors import JobError
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 T = TypeVar("T")
@@ -35,4 +36,7 @@ def run_job(argv: Sequence[str], job: Callable[[], T]) -> T:
     except gin_flags.GinBindingError as err:  # one line naming the binding, not a traceback
         raise SystemExit(f"error: {err}") from None
     with gin.unlock_config():
-        return job()
+        try:
+            return job()
+        except JobError as err:  # a full disk, no usable checkpoint, ...: one line
+            raise SystemExit(f"error: {err}") from None

@@ -1,0 +1,8 @@
+"""`JobError`: a failure a job entry point reports in one line (`error: ...`), not a traceback.
+
+No JAX import: `cli` catches it before anything heavy is loaded.
+"""
+
+
+class JobError(RuntimeError):
+    """The message says all a user needs (what failed, which path, what to do)."""

@@ -39,4 +39,5 @@ def run_job(argv: Sequence[str], job: Callable[[], T]) -> T:
         try:
             return job()
         except JobError as err:  # a full disk, no usable checkpoint, ...: one line
-            raise SystemExit(f"error: {err}") from None
+            # gin appends "In call to configurable ..." lines: the first line says it all.
+            raise SystemExit(f"error: {str(err).splitlines()[0]}") from None

@@ -148,8 +148,12 @@ def check_safetensors_file(file: pathlib.Path) -> None:
             if header_len > size:
                 raise ValueError(f"header length {header_len} exceeds the file")
             header = json.loads(f.read(header_len))
-        need = 8 + header_len + max(
-            (t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"), default=0
+        need = (
+            8
+            + header_len
+            + max(
+                (t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"), default=0
+            )
         )
     except (ValueError, KeyError, TypeError) as err:
         raise ValueError(f"{file}: not a readable safetensors file ({err})") from None

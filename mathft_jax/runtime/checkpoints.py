@@ -109,9 +109,18 @@ def step_dir(manager: ocp.CheckpointManager, step: int) -> str:
 
 
 def _files(root: str) -> list[tuple[str, Any]]:
-    base = paths_io.as_path(root)
-    out = [(str(p.relative_to(base)), p) for p in base.rglob("*") if p.is_file()]
-    return sorted((rel, p) for rel, p in out if rel != MANIFEST)
+    """(relative path, epath) of every file under `root` but the manifest (walked level by
+    level: etils has no recursive glob on gs://)."""
+    out, todo = [], [(paths_io.as_path(root), "")]
+    while todo:
+        folder, prefix = todo.pop()
+        for p in folder.iterdir():
+            rel = prefix + p.name
+            if p.is_dir():
+                todo.append((p, rel + "/"))
+            elif rel != MANIFEST:
+                out.append((rel, p))
+    return sorted(out)
 
 
 def _crc32(path: Any) -> str:
@@ -124,8 +133,8 @@ def _crc32(path: Any) -> str:
 
 def write_manifest(root: str) -> None:
     """Records size and CRC32 of every file of a finalized step in `root/manifest.json`."""
-    files = {rel: [p.stat().st_size, _crc32(p)] for rel, p in _files(root)}
-    paths_io.write_json(os.path.join(root, MANIFEST), {"files": files})
+    files = {rel: [p.stat().length, _crc32(p)] for rel, p in _files(root)}
+    paths_io.write_json(os.path.join(root, MANIFEST), {"files": files}, indent=None)
 
 
 def verify_manifest(root: str) -> str | None:
@@ -140,7 +149,7 @@ def verify_manifest(root: str) -> str | None:
         path = present.get(rel)
         if path is None:
             return f"{rel} is missing"
-        actual = path.stat().st_size
+        actual = path.stat().length
         if actual != size:
             return f"{rel} has {actual} bytes, {size} when saved (truncated?)"
         if _crc32(path) != crc:

@@ -242,6 +242,23 @@ def count_nonfinite(tree: Any) -> int:
     return int(jax.jit(lambda xs: sum(jnp.sum(~jnp.isfinite(x)) for x in xs))(leaves))
 
 
+def _set_aside(manager: ocp.CheckpointManager, steps: list[int]) -> None:
+    """Renames unusable steps to `<step>.unusable` (kept for a look, no longer listed) so the run
+    can save those steps anew."""
+    from mathft_jax.runtime import multihost  # noqa: PLC0415
+
+    if jax.process_index() == 0:
+        for step in steps:
+            root = step_dir(manager, step)
+            aside = paths_io.as_path(root + ".unusable")
+            if aside.exists():
+                aside.rmtree()
+            paths_io.as_path(root).rename(aside)
+            log.warning("set %s aside as %s", root, aside)
+    multihost.from_process_0(0)  # every process waits for the renames
+    manager.reload()
+
+
 def restore_newest_good(
     manager: ocp.CheckpointManager,
     abstract_state: Any,
@@ -253,7 +270,7 @@ def restore_newest_good(
     is tried; when none is left, CheckpointError lists each step's fault. A param shape that
     differs from the model config (`check_param_shapes`) is a config error: raised at once."""
     restore_fn = restore_fn or restore
-    faults = []
+    faults, bad_steps = [], []
     for step in sorted(manager.all_steps(), reverse=True):
         root = step_dir(manager, step)
         fault = verify_manifest(root)
@@ -273,10 +290,12 @@ def restore_newest_good(
                 bad = count_nonfinite(params)
                 if not bad:
                     if faults:
+                        _set_aside(manager, bad_steps)
                         log.warning("resuming from step %d, the newest usable checkpoint", step)
                     return step, params, opt_state
                 fault = f"{bad} non-finite parameter values"
         faults.append(f"step {step}: {fault}")
+        bad_steps.append(step)
         log.warning("checkpoint %s is unusable (%s); trying the previous step", root, fault)
     raise CheckpointError(
         f"no usable checkpoint in {manager.directory} ({'; '.join(faults)}); move the "

@@ -34,7 +34,7 @@ def test_a_failed_save_stops_training_at_once_in_one_line(tmp_path, monkeypatch)
     finalize = atomicity.AtomicRenameTemporaryPath.finalize
 
     async def full_disk(self):
-        if self.get_final().name == "5":
+        if self.get_final().name == "10":
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.get()))
         await finalize(self)
 
@@ -43,10 +43,13 @@ def test_a_failed_save_stops_training_at_once_in_one_line(tmp_path, monkeypatch)
         run(tmp_path, 30, ckpt={"every": 5}, batch_iterator_fn=_slow_batches)
     msg = str(info.value).splitlines()[0]  # gin adds "In call to configurable" lines
     assert "No space left on device" in msg, msg
-    assert f"saving checkpoint step 5 to {tmp_path}/checkpoints/5 failed" in msg
+    assert f"saving checkpoint step 10 to {tmp_path}/checkpoints/10 failed" in msg
     last = max(r["step"] for r in metrics_logging.read_log(str(tmp_path)))
-    assert last < 10, last
-    assert sorted(os.listdir(tmp_path / "checkpoints")) == []  # nothing half-finished listed
+    assert last < 15, last  # today: noticed by the save at step 15
+    steps = [p for p in os.listdir(tmp_path / "checkpoints") if p.isdigit()]
+    assert steps == ["5"]
+    assert checkpoints.verify_manifest(str(tmp_path / "checkpoints" / "5")) is None
+    checkpoints.load_params(str(tmp_path / "checkpoints" / "5"), model_config=train_fakes.TINY)
 
 
 def _biggest(root):
@@ -75,6 +78,7 @@ def test_a_corrupt_latest_step_falls_back_to_the_previous_one(tmp_path, damage, 
     text = caplog.text
     assert f"checkpoint {tmp_path}/checkpoints/4 is unusable" in text, text
     assert "resuming from step 2, the newest usable checkpoint" in text
+    assert os.path.isdir(tmp_path / "checkpoints" / "4.unusable")  # kept for a look
     steps = [r["step"] for r in metrics_logging.read_log(str(tmp_path))]
     assert steps[-3:] == [3, 4, 5] and out["step"] == 5  # steps 3.. ran again from step 2
 

@@ -21,6 +21,7 @@ import numpy as np
 from safetensors import safe_open
 from safetensors.numpy import save_file
 
+from mathft_jax.errors import BadCheckpoint
 from mathft_jax.models.config import ModelConfig
 from mathft_jax.models.transformer import abstract_params
 
@@ -156,9 +157,9 @@ def check_safetensors_file(file: pathlib.Path) -> None:
             )
         )
     except (ValueError, KeyError, TypeError) as err:
-        raise ValueError(f"{file}: not a readable safetensors file ({err})") from None
+        raise BadCheckpoint(f"{file}: not a readable safetensors file ({err})") from None
     if size < need:
-        raise ValueError(f"{file}: truncated ({size} bytes, its header needs {need})")
+        raise BadCheckpoint(f"{file}: truncated ({size} bytes, its header needs {need})")
 
 
 def _weight_map(path: pathlib.Path) -> dict[str, pathlib.Path]:

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import orbax.checkpoint as ocp
 
 from mathft_jax import paths_io
-from mathft_jax.errors import JobError
+from mathft_jax.errors import BadCheckpoint, JobError
 
 log = logging.getLogger(__name__)
 
@@ -211,22 +211,25 @@ def _leaf_paths(tree: Any) -> dict[str, tuple[int, ...]]:
 
 
 def check_param_shapes(stored: Any, expected: Any, source: str, model_gin: str | None) -> None:
-    """Raises ValueError naming the first parameter whose stored shape (orbax metadata of
-    `source`) differs from the model config's, the checkpoint, and the gin file to check."""
+    """Raises BadCheckpoint (a ValueError) naming the first parameter whose stored shape (orbax
+    metadata of `source`) differs from the model config's, the checkpoint, and the gin file to
+    check."""
     have, want = _leaf_paths(stored), _leaf_paths(expected)
     where = f"the model config ({model_gin}?)" if model_gin else "the model config"
     hint = "; check the model --gin_file (gin/models/*.gin) this checkpoint was trained with"
     for name, shape in want.items():
         if name not in have:
-            raise ValueError(f"checkpoint {source}: param {name} of {where} is not stored" + hint)
+            raise BadCheckpoint(
+                f"checkpoint {source}: param {name} of {where} is not stored" + hint
+            )
         if have[name] != shape:
-            raise ValueError(
+            raise BadCheckpoint(
                 f"checkpoint {source}: param {name} is {list(have[name])} stored but "
                 f"{list(shape)} in {where}" + hint
             )
     extra = sorted(set(have) - set(want))
     if extra:
-        raise ValueError(f"checkpoint {source}: param {extra[0]} is not in {where}" + hint)
+        raise BadCheckpoint(f"checkpoint {source}: param {extra[0]} is not in {where}" + hint)
 
 
 def stored_params(params_dir: str) -> Any:

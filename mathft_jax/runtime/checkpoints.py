@@ -15,6 +15,7 @@ MODEL_DIR may be a URL (gs://bucket/runs/ssft): paths go through `mathft_jax.pat
 import dataclasses
 import logging
 import os
+import re
 import threading
 import zlib
 from collections.abc import Callable
@@ -49,6 +50,9 @@ def _one_line(err: BaseException) -> str:
             return str(cur)
         inner = cur
         cur = cur.__cause__ or cur.__context__
+    code = re.search(r"os_error_code='?(\d+)", str(err))  # tensorstore's OS errors
+    if code:
+        return f"[Errno {code[1]}] {os.strerror(int(code[1]))}"
     text = (str(inner).strip().splitlines() or [""])[0][:300]
     return f"{type(inner).__name__}: {text}" if text else type(inner).__name__
 

@@ -34,6 +34,20 @@ class Health:
             k: collections.deque(maxlen=max(guard.window, 1)) for k in ("loss", "grad_norm")
         }
 
+    def seed(self, log_rows: list[dict], step0: int) -> int:
+        """Starts the medians (and the warm-up count) from train_log.jsonl rows up to `step0`,
+        so a resumed run is armed at once against a jump right after the resume. Returns the
+        number of rows used."""
+        rows = [r for r in log_rows if r.get("step", step0 + 1) <= step0 and "train/loss" in r][
+            -self.guard.window :
+        ]
+        for r in rows:
+            for name in self._recent:
+                if f"train/{name}" in r and math.isfinite(r[f"train/{name}"]):
+                    self._recent[name].append(r[f"train/{name}"])
+        self._seen += len(rows)
+        return len(rows)
+
     def last_good(self, saved_steps: list[int], step: int) -> str:
         """The newest saved step before `step` and before the guard's first trip, in words."""
         limit = step if self.first_trip is None else min(step, self.first_trip)

@@ -33,7 +33,7 @@ class DivergenceGuard:
     loss_factor: float = 10.0  # loss > 10 x its median (and > 10 nats when the median is < 1)
     grad_norm_factor: float = 100.0  # grad norms spike more than losses in healthy runs
     min_reference: float = 1.0  # floor of the median: a tiny converged loss may wobble
-    warmup_steps: int = 100  # checked values before the guard arms (counted from this start)
+    warmup_steps: int = 100  # checked values before it arms (a resume counts train_log rows)
     window: int = 50  # recent checked values the median is taken over
     stop: bool = True  # False: warn once and go on; a later NaN stop then names a checkpoint
     # saved before the first trip as the last good one

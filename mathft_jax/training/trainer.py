@@ -24,8 +24,8 @@ import numpy as np
 
 from mathft_jax import paths_io
 from mathft_jax.models import ModelConfig, transformer
-from mathft_jax.runtime import checkpoints, partitioning
-from mathft_jax.training import objectives, optimizers, state_init
+from mathft_jax.runtime import checkpoints, multihost, partitioning
+from mathft_jax.training import metrics_logging, objectives, optimizers, state_init
 from mathft_jax.training import validation as validation_lib
 from mathft_jax.training.best_checkpoint import BestCheckpoint
 from mathft_jax.training.divergence import Health
@@ -245,6 +245,9 @@ def train(
         best = BestCheckpoint(loop.model_dir, val.best_metric, val.best_mode)
         saves = checkpoints.SaveWatcher(manager)
         health = Health(loop.divergence, loop.task_name, f"{loop.model_dir}/checkpoints")
+        if step0 and loop.divergence.enabled:  # the same history on every process
+            rows = multihost.from_process_0(metrics_logging.read_log(loop.model_dir))
+            health.seed(rows, step0)
         state, step, metrics = _run_steps(
             state, step0, lambda s, local: jit_step(s, partitioning.global_batch(local, b_sh)),
             batches, evaluate, _Run(loop, ckpt, val, manager, logger, best, saves, health),

@@ -184,3 +184,14 @@ def test_last_good_predates_the_first_trip_and_none_is_said_plainly():
     # Before warm-up, and when disabled, a jump is not flagged.
     _check_all(_health(), [_metrics(2.0)] * 4 + [_metrics(1e4)])
     _check_all(_health(enabled=False), [_metrics(2.0)] * 10 + [_metrics(1e4)])
+
+
+def test_a_resumed_run_is_armed_by_its_train_log():
+    """After a resume the medians start from train_log.jsonl: a jump at the first step trips."""
+    health = _health()
+    rows = [{"step": s, "train/loss": 2.0, "train/grad_norm": 1.0} for s in range(1, 11)]
+    assert health.seed(rows + [{"step": 12, "train/loss": 9e9}], 10) == 10
+    with pytest.raises(
+        FloatingPointError, match="diverging at step 11.*Last good checkpoint: step 10"
+    ):
+        health.check(_metrics(80.0), 11, lambda: [10])

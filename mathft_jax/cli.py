@@ -3,15 +3,42 @@
 (`mathft_jax.distributed`), the T5X-style gin flags (`mathft_jax.gin_flags`), then the job."""
 
 import logging
+import sys
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import gin
 
 from mathft_jax import distributed, gin_flags, host_memory, locks
+from mathft_jax.errors import JobError
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 T = TypeVar("T")
+
+
+def _without_traceback(record: logging.LogRecord) -> bool:
+    """Orbax logs each failure of its background threads with a traceback; the job reports the
+    failure itself (`checkpoints.SaveWatcher`), so their first line is enough."""
+    if record.levelno < logging.ERROR:
+        return True
+    msg = record.getMessage()
+    if msg.startswith("[process=") or "orbax" in msg:  # orbax's records ("[process=0][thread=")
+        record.msg, record.args = (msg.splitlines() or [""])[0][:300], None
+        record.exc_info = record.exc_text = None
+    return True
+
+
+def _quiet_closed_event_loops() -> None:
+    """After a failed async save, tensorstore callbacks into orbax's closed asyncio loops print
+    `RuntimeError: Event loop is closed` tracebacks (through sys.excepthook): drop those."""
+    hook = sys.excepthook
+
+    def quiet(kind: type, value: BaseException, tb: Any) -> None:
+        if kind is RuntimeError and str(value) == "Event loop is closed":
+            return
+        hook(kind, value, tb)
+
+    sys.excepthook = quiet
 
 
 def run_job(argv: Sequence[str], job: Callable[[], T]) -> T:
@@ -27,6 +54,8 @@ def run_job(argv: Sequence[str], job: Callable[[], T]) -> T:
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     # Orbax and TensorFlow log every file operation at INFO through absl; keep their warnings.
     logging.getLogger("absl").setLevel(logging.WARNING)
+    logging.getLogger("absl").addFilter(_without_traceback)  # a failed async save: 1 line each
+    _quiet_closed_event_loops()
     logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)  # "no TPU/GPU here"
     gin_args, settings = distributed.split_flags(argv)
     distributed.initialize(settings)
@@ -39,3 +68,6 @@ def run_job(argv: Sequence[str], job: Callable[[], T]) -> T:
             return job()
         except locks.LockHeldError as err:  # one line naming the job holding the lock
             raise SystemExit(f"error: {err}") from None
+        except JobError as err:  # a full disk, no usable checkpoint, ...: one line
+            # gin appends "In call to configurable ..." lines: the first line says it all.
+            raise SystemExit(f"error: {str(err).splitlines()[0]}") from None

@@ -15,6 +15,7 @@ from typing import Any
 import gin
 
 GIN_DIR = pathlib.Path(__file__).resolve().parents[1] / "gin"
+GIN_FILES: list[str] = []  # the --gin_file values of this job, in order (for error hints)
 
 
 def _drop_package_resource_reader() -> None:
@@ -167,6 +168,7 @@ def setup_gin(argv: Sequence[str], finalize: bool = False) -> None:
     the job here (`check_macro_bindings`), before any work.
     """
     files, bindings, paths = parse_gin_flags(argv)
+    GIN_FILES[:] = files
     for path in [*paths, ".", str(GIN_DIR)]:
         gin.add_config_file_search_path(path)
     gin.parse_config_files_and_bindings(files, [], finalize_config=False)

@@ -21,6 +21,7 @@ import numpy as np
 from safetensors import safe_open
 from safetensors.numpy import save_file
 
+from mathft_jax.errors import BadCheckpoint
 from mathft_jax.models.config import ModelConfig
 from mathft_jax.models.transformer import abstract_params
 
@@ -138,12 +139,36 @@ def load_hf_config(path: PathLike, **overrides: Any) -> ModelConfig:
     return ModelConfig.from_hf_config(json.loads(config_file.read_text()), **overrides)
 
 
+def check_safetensors_file(file: pathlib.Path) -> None:
+    """Raises ValueError naming `file` when it is shorter than its header says (truncated copy)
+    or its header is unreadable, before any tensor is read."""
+    size = file.stat().st_size
+    try:
+        with file.open("rb") as f:
+            header_len = int.from_bytes(f.read(8), "little")
+            if header_len > size:
+                raise ValueError(f"header length {header_len} exceeds the file")
+            header = json.loads(f.read(header_len))
+        need = (
+            8
+            + header_len
+            + max(
+                (t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"), default=0
+            )
+        )
+    except (ValueError, KeyError, TypeError) as err:
+        raise BadCheckpoint(f"{file}: not a readable safetensors file ({err})") from None
+    if size < need:
+        raise BadCheckpoint(f"{file}: truncated ({size} bytes, its header needs {need})")
+
+
 def _weight_map(path: pathlib.Path) -> dict[str, pathlib.Path]:
     """HF tensor name -> the safetensors file holding it."""
     if (path / INDEX_FILE).exists():
         index = json.loads((path / INDEX_FILE).read_text())
         return {name: path / file for name, file in index["weight_map"].items()}
     if (path / SINGLE_FILE).exists():
+        check_safetensors_file(path / SINGLE_FILE)
         with safe_open(path / SINGLE_FILE, framework="numpy") as f:
             return dict.fromkeys(f.keys(), path / SINGLE_FILE)
     raise FileNotFoundError(f"{path}: neither {INDEX_FILE} nor {SINGLE_FILE} found")
@@ -165,6 +190,8 @@ def load_hf_checkpoint(
     """
     path = pathlib.Path(path)
     cfg = load_hf_config(path, **overrides)
+    for file in sorted(set(_weight_map(path).values())):
+        check_safetensors_file(file)
     weight_map = _weight_map(path)
     top, per_layer = _rules(cfg)
     shapes = abstract_params(cfg)

@@ -89,8 +89,10 @@ def start_state(
     )  # fmt: skip
     log.warning("%s", reason)
     if start == "resume":
-        params, opt_state = checkpoints.restore(manager, latest, layout.restore_target())
-        return start, _state(latest, params, opt_state, layout)
+        step, params, opt_state = checkpoints.restore_newest_good(
+            manager, layout.restore_target(), checkpoints.model_gin_file()
+        )
+        return start, _state(step, params, opt_state, layout)
     p_sh = layout.shardings.params
     if start == "initial":
         params = checkpoints.load_params(ckpt.initial_checkpoint_path, p_sh, cfg)

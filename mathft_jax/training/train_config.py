@@ -20,6 +20,27 @@ EvalHook = Callable[[Any, int], dict[str, float]]
 
 @gin.configurable
 @dataclasses.dataclass(frozen=True)
+class DivergenceGuard:
+    """Stops a finite blow-up: loss or grad norm far above the median of its recent values.
+
+    A checked value trips the guard when it exceeds `factor` x max(median of the last `window`
+    checked values, `min_reference`), once `warmup_steps` values have been seen in this run.
+    Values are checked every `TrainLoopConfig.nan_check_every` steps and before each save, so a
+    tripped step is never saved and the last good checkpoint predates the blow-up.
+    """
+
+    enabled: bool = True
+    loss_factor: float = 10.0  # loss > 10 x its median (and > 10 nats when the median is < 1)
+    grad_norm_factor: float = 100.0  # grad norms spike more than losses in healthy runs
+    min_reference: float = 1.0  # floor of the median: a tiny converged loss may wobble
+    warmup_steps: int = 100  # checked values before it arms (a resume counts train_log rows)
+    window: int = 50  # recent checked values the median is taken over
+    stop: bool = True  # False: warn once and go on; a later NaN stop then names a checkpoint
+    # saved before the first trip as the last good one
+
+
+@gin.configurable
+@dataclasses.dataclass(frozen=True)
 class TrainLoopConfig:
     """What one stage trains, on which data, for how long, and how often it reports.
 
@@ -40,6 +61,7 @@ class TrainLoopConfig:
     pack: bool = False
     log_every: int = 10  # steps per console/TensorBoard line (means over the window)
     nan_check_every: int = 1  # steps between finiteness checks (0: only before each save)
+    divergence: DivergenceGuard = dataclasses.field(default_factory=DivergenceGuard)
 
 
 @gin.configurable

@@ -6,12 +6,13 @@ The knobs are gin bindings of `TrainLoopConfig`, `CheckpointConfig` and `Validat
 (training/train_config.py; see gin/train_base.gin and gin/ssft.gin). Where the state comes from is
 training/state_init.py (resume > INITIAL_CHECKPOINT_PATH > random init; data position on resume =
 step), validation training/validation.py, the best checkpoint training/best_checkpoint.py.
-SIGTERM saves a checkpoint and returns; a NaN/Inf loss raises FloatingPointError without saving.
+SIGTERM saves a checkpoint and returns; a NaN/Inf loss or a blow-up (`DivergenceGuard`) raises
+`divergence.TrainingDiverged` (a FloatingPointError) without saving; a failed async save stops the
+loop at the next step (`checkpoints.SaveWatcher`).
 """
 
 import dataclasses
 import logging
-import math
 import signal
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -24,9 +25,10 @@ import numpy as np
 from mathft_jax import paths_io
 from mathft_jax.models import ModelConfig
 from mathft_jax.runtime import checkpoints, multihost, partitioning
-from mathft_jax.training import objectives, optimizers, output_head, state_init
+from mathft_jax.training import metrics_logging, objectives, optimizers, output_head, state_init
 from mathft_jax.training import validation as validation_lib
 from mathft_jax.training.best_checkpoint import BestCheckpoint
+from mathft_jax.training.divergence import Health
 from mathft_jax.training.metrics_logging import MetricsLogger
 from mathft_jax.training.train_config import (
     CheckpointConfig,
@@ -85,18 +87,6 @@ class _Sigterm:
             signal.signal(signal.SIGTERM, self._old)
 
 
-def _check_finite(metrics: dict, step: int, task_name: str, manager: Any, model_dir: str) -> None:
-    """Raises FloatingPointError (naming the step and the last good checkpoint) on a bad step."""
-    checked = {k: float(metrics[k]) for k in ("loss", "grad_norm", "update_norm")}
-    if not all(math.isfinite(v) for v in checked.values()):
-        manager.wait_until_finished()
-        raise FloatingPointError(
-            f"non-finite {checked} at step {step} (task {task_name}); stopping without "
-            f"saving. Last good checkpoint: step {manager.latest_step()} in "
-            f"{model_dir}/checkpoints (lower the learning rate?)"
-        )
-
-
 def _check_batch_size(loop: TrainLoopConfig, shards: int) -> None:
     if loop.batch_size % (shards * loop.accum_steps) or loop.batch_size % jax.process_count():
         raise ValueError(
@@ -121,6 +111,8 @@ class _Run:
     manager: Any  # orbax CheckpointManager
     logger: MetricsLogger
     best: BestCheckpoint
+    saves: checkpoints.SaveWatcher
+    health: Health
 
 
 def _run_steps(
@@ -136,6 +128,10 @@ def _run_steps(
     Returns (state, last step, its metrics).
     """
     loop, manager, logger = run.loop, run.manager, run.logger
+
+    def check(metrics: dict, step: int) -> None:
+        run.health.check(metrics, step, manager.all_steps)
+
     window: list[dict] = []
     metrics: dict = {}
     with _Sigterm() as sigterm:
@@ -145,8 +141,9 @@ def _run_steps(
             state, metrics = train_step(state, local)
             step += 1
             window.append(metrics)
+            run.saves.check()  # a failed async save stops here, not at the next save
             if loop.nan_check_every and step % loop.nan_check_every == 0:
-                _check_finite(metrics, step, loop.task_name, manager, loop.model_dir)
+                check(metrics, step)
             if step % loop.log_every == 0 or step == loop.train_steps:
                 logger.log_train(step, _window_mean(window))
                 window = []
@@ -164,8 +161,10 @@ def _run_steps(
                 or sigterm.received
             ):
                 if loop.nan_check_every:  # also between check intervals: never save bad params
-                    _check_finite(metrics, step, loop.task_name, manager, loop.model_dir)
+                    check(metrics, step)
+                run.saves.join()
                 checkpoints.save(manager, step, state, eval_metrics, force=True)
+                run.saves.started(step)
                 run.best.saved(step)
             if sigterm.received:
                 log.warning("stopped by SIGTERM at step %d (checkpoint saved)", step)
@@ -247,10 +246,16 @@ def train(
         )  # fmt: skip
         logger = MetricsLogger(loop.model_dir, loop.train_steps, step0)
         best = BestCheckpoint(loop.model_dir, val.best_metric, val.best_mode)
+        saves = checkpoints.SaveWatcher(manager)
+        health = Health(loop.divergence, loop.task_name, f"{loop.model_dir}/checkpoints")
+        if step0 and loop.divergence.enabled:  # the same history on every process
+            rows = multihost.from_process_0(metrics_logging.read_log(loop.model_dir))
+            health.seed(rows, step0)
         state, step, metrics = _run_steps(
             state, step0, lambda s, local: jit_step(s, partitioning.global_batch(local, b_sh)),
-            batches, evaluate, _Run(loop, ckpt, val, manager, logger, best),
+            batches, evaluate, _Run(loop, ckpt, val, manager, logger, best, saves, health),
         )  # fmt: skip
+        saves.join()
         manager.wait_until_finished()
         best.flush()
         manager.close()

@@ -211,3 +211,22 @@ def test_bad_experiment_settings_name_the_field():
         experiments.ExperimentConfig(name="scr", verifiers={"x": {"lable": "typo"}})
     with pytest.raises(ValueError, match="init"):
         experiments.ExperimentConfig(name="multitask", generators={"g": {"init": "multitask"}})
+
+
+@pytest.mark.parametrize("name", ["sources", "scr", "multitask"])
+def test_math_experiment_configs_plan_every_variant(name, tmp_path):
+    gin_flags.setup_gin(
+        [f"--gin_file=experiments/{name}_math.gin", "--gin.BASE_CHECKPOINT='/ckpt/llama'",
+         "--gin.TOKENIZER='/ckpt/llama/tokenizer.json'", f"--gin.WORK_DIR='{tmp_path}'"],
+        finalize=True,
+    )  # fmt: skip
+    cfg, exp = paper.RecipeConfig(), experiments.ExperimentConfig()
+    assert cfg.source == "math" and cfg.base_checkpoint == "/ckpt/llama"
+    names = experiments.plan(cfg, exp)
+    expected = {
+        "sources": ["ssft-human", "ssft-prm800k", "ssft-both", "decode-fewshot"],
+        "scr": ["ssft", "sample_train", "verifier-xent", "verifier-margin", "score-margin"],
+        "multitask": ["verifier-xent", "gen-sequential", "gen-contrastive", "gen-joint_margin",
+                      "gen-joint_xent", "evaluate-joint_xent"],
+    }[name]  # fmt: skip
+    assert set(expected) <= set(names)

@@ -125,8 +125,12 @@ def plot_vs_n(
             panels.append(
                 (names.get(key, key.replace("maj", "Maj").replace("scr", "SCR-")), curves)
             )
-    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.5), squeeze=False)
-    for ax, (panel_title, curves) in zip(axes[0], panels):
+    cols = min(3, len(panels))  # at most three panels a line
+    lines = -(-len(panels) // cols)
+    fig, axes = plt.subplots(lines, cols, figsize=(6 * cols, 4.5 * lines), squeeze=False)
+    for ax in axes.flat[len(panels) :]:
+        ax.set_visible(False)
+    for ax, (panel_title, curves) in zip(axes.flat, panels):
         ns = sorted({n for result, *_ in curves for n in result["ns"]})
         for result, key, label, style in curves:
             _curve(ax, result, key, label, **style)

@@ -256,7 +256,8 @@ def run_scr(st: Stages, cfg: paper.RecipeConfig, exp: ExperimentConfig):
         verifier = _verifier(st, cfg, f"verifier-{vid}", pool, ssft, spec)
         scored = st.score(f"score-{vid}", cfg, verifier, test)
         rows[_label(vid, spec)] = st.evaluate(f"evaluate-{vid}", cfg, scored)
-    return (lambda: results.scr_table(rows, cfg.ks, exp.notes)), rows, None
+    metrics = ["maj1", "rerank_all", *[f"scr{k}" for k in cfg.ks]]  # verifiers side by side
+    return (lambda: results.scr_table(rows, cfg.ks, exp.notes)), rows, metrics
 
 
 def run_multitask(st: Stages, cfg: paper.RecipeConfig, exp: ExperimentConfig):

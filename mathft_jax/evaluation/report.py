@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+from collections.abc import Sequence
 from typing import Any
+
+from mathft_jax import paths_io
 
 
 def _fmt(stat: dict[str, Any], ci: bool = True) -> str:
@@ -70,40 +73,89 @@ def markdown_table(result: dict[str, Any], title: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_vs_n(result: dict[str, Any], path: str | os.PathLike[str], title: str = "") -> None:
-    """PNG of Pass@N, Maj1@N, MajK@N, re-rank-all and SCR-K against N (log2 x-axis).
-
-    Line style marks the family (dotted: Pass@N, dashed: majority, solid: verifier), since
-    SCR-1 equals Maj1@N by construction and would otherwise hide it.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    ns = result["ns"]
+def _metric_keys(result: dict[str, Any]) -> list[tuple[str, str]]:
+    """(metric key, label) of the curves of one metrics dict, in plot order."""
     keys = [("pass@n", "Pass@N"), ("maj1", "Maj1@N")]
     keys += [(f"maj{k}", f"Maj{k}@N") for k in result["ks"] if k != 1]
-    if result["has_verifier_scores"]:
+    if result.get("has_verifier_scores", "rerank_all" in result["by_n"][str(result["ns"][0])]):
         keys += [("rerank_all", "re-rank all")] + [(f"scr{k}", f"SCR-{k}") for k in result["ks"]]
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for key, label in keys:
-        means = [result["by_n"][str(n)][key]["mean"] for n in ns]
-        style = ":" if key == "pass@n" else "--" if key.startswith("maj") else "-"
-        marker = "s" if key.startswith("maj") else "o"
-        zorder = 3 if key.startswith("maj") else 2  # dashed over solid: both stay visible
-        ax.plot(ns, means, linestyle=style, marker=marker, markersize=4, label=label, zorder=zorder)
-    if len(ns) > 1:
-        ax.set_xscale("log", base=2)
-    ax.set_xticks(ns, [str(n) for n in ns])
-    ax.set_xlabel("N (samples per problem)")
-    ax.set_ylabel("accuracy")
-    ax.set_ylim(0, 1.02)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title(f"{title + ': ' if title else ''}{result['num_problems']} problems", fontsize=10)
+    return keys
+
+
+def _curve(ax: Any, result: dict[str, Any], key: str, label: str, **style: Any) -> None:
+    """One metric against N with its 95% CI band (fill_between of ci95_low/high)."""
+    ns = [n for n in result["ns"] if key in result["by_n"][str(n)]]
+    stats = [result["by_n"][str(n)][key] for n in ns]
+    (line,) = ax.plot(ns, [s["mean"] for s in stats], label=label, markersize=4, **style)
+    if all(s.get("ci95_low") is not None for s in stats):
+        lows, highs = [s["ci95_low"] for s in stats], [s["ci95_high"] for s in stats]
+        ax.fill_between(ns, lows, highs, color=line.get_color(), alpha=0.15, linewidth=0)
+
+
+def plot_vs_n(
+    results: dict[str, Any],
+    path: str | os.PathLike[str],
+    title: str = "",
+    metrics: Sequence[str] | None = None,
+) -> None:
+    """PNG of accuracy against N (log2 x-axis) with 95% CI bands, for one or many rows.
+
+    `results` is one metrics dict (`summary.summarize`) or {row label: metrics dict} (models or
+    variants). Without `metrics`: one panel per row holding Pass@N, Maj1@N, MajK@N, re-rank-all
+    and SCR-K; line style marks the family (dotted: Pass@N, dashed: majority, solid: verifier),
+    since SCR-1 equals Maj1@N by construction and would otherwise hide it. With `metrics` (keys of
+    `by_n[N]`, e.g. ["maj1", "pass@n"]): one panel per metric, one line per row, so rows compare
+    on one axis. `path` is a local path or a gs:// URL (written through etils.epath).
+    """
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    rows = {"": results} if "by_n" in results else dict(results)
+    if not rows:
+        raise ValueError("plot_vs_n: no rows to plot")
+    panels: list[tuple[str, list[tuple[dict[str, Any], str, str, dict[str, Any]]]]] = []
+    if metrics is None:
+        for name, result in rows.items():
+            curves = []
+            for key, label in _metric_keys(result):
+                style = ":" if key == "pass@n" else "--" if key.startswith("maj") else "-"
+                marker = "s" if key.startswith("maj") else "o"
+                zorder = 3 if key.startswith("maj") else 2  # dashed over solid: both visible
+                curves.append(
+                    (result, key, label, {"linestyle": style, "marker": marker, "zorder": zorder})
+                )
+            head = f"{name}: " if name else ""
+            panels.append((f"{head}{result['num_problems']} problems", curves))
+    else:
+        names = {"pass@n": "Pass@N", "rerank_all": "re-rank all"}
+        for key in metrics:
+            curves = [(r, key, name or key, {"marker": "o"}) for name, r in rows.items()]
+            panels.append(
+                (names.get(key, key.replace("maj", "Maj").replace("scr", "SCR-")), curves)
+            )
+    cols = min(3, len(panels))  # at most three panels a line
+    lines = -(-len(panels) // cols)
+    fig, axes = plt.subplots(lines, cols, figsize=(6 * cols, 4.5 * lines), squeeze=False)
+    for ax in axes.flat[len(panels) :]:
+        ax.set_visible(False)
+    for ax, (panel_title, curves) in zip(axes.flat, panels):
+        ns = sorted({n for result, *_ in curves for n in result["ns"]})
+        for result, key, label, style in curves:
+            _curve(ax, result, key, label, **style)
+        if len(ns) > 1:
+            ax.set_xscale("log", base=2)
+        ax.set_xticks(ns, [str(n) for n in ns])
+        ax.set_xlabel("N (samples per problem)")
+        ax.set_ylabel("accuracy (95% CI band)")
+        ax.set_ylim(0, 1.02)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+        ax.set_title(f"{title + ': ' if title else ''}{panel_title}", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with paths_io.as_path(path).open("wb") as f:  # a local file or a gs:// object alike
+        fig.savefig(f, format="png", dpi=110)
     plt.close(fig)
 
 

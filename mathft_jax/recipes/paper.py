@@ -422,41 +422,6 @@ def paper_table(results: dict[str, dict[str, Any]], ks: Sequence[int]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_curves(results: dict[str, dict[str, Any]], path: epath.Path) -> None:
-    """One PNG with each generator's Maj1@N, MajK@N, Pass@N, re-rank and SCR against N."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(results), figsize=(6 * len(results), 4.5), squeeze=False)
-    for ax, (model, result) in zip(axes[0], results.items()):
-        ns = result["ns"]
-        keys = [k for k in result["by_n"][str(ns[0])] if not k.startswith("cost_")]
-        for key in keys:
-            style = ":" if key.startswith("pass") else "--" if key.startswith("maj") else "-"
-            ax.plot(
-                ns,
-                [result["by_n"][str(n)][key]["mean"] for n in ns],
-                style,
-                marker="o",
-                markersize=3,
-                label=key,
-            )
-        ax.set_xscale("log", base=2)
-        ax.set_xticks(ns, [str(n) for n in ns])
-        ax.set_xlabel("N (samples per problem)")
-        ax.set_ylabel("accuracy")
-        ax.set_ylim(0, 1.02)
-        ax.grid(alpha=0.3)
-        ax.set_title(model)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    with path.open("wb") as f:  # a local file or a gs:// object alike
-        fig.savefig(f, format="png", dpi=110)
-    plt.close(fig)
-
-
 def run_recipe(cfg: RecipeConfig) -> str:
     """Runs every stage (skipping finished ones) and returns the headline table."""
     work = paths_io.as_path(cfg.work_dir)
@@ -505,7 +470,7 @@ def _run_stages(cfg: RecipeConfig, work: epath.Path) -> str:
         results[model] = evaluate_stage(cfg, work, f"evaluate_{model}", scored)
     table = paper_table(results, cfg.ks)
     (work / "results.md").write_text(table)
-    plot_curves(results, work / "metrics_vs_n.png")
+    report.plot_vs_n(results, work / "metrics_vs_n.png")
     print(
         f"\n[recipe] all stages done in {time.time() - start:.0f} s; table in "
         f"{work / 'results.md'}, curves in {work / 'metrics_vs_n.png'}\n"

@@ -13,6 +13,7 @@ import pytest
 from etils import epath
 
 from mathft_jax import paths_io
+from mathft_jax.evaluation import report
 from mathft_jax.recipes import paper
 
 
@@ -55,7 +56,7 @@ def test_stage_files_chosen_checkpoint_and_report(work):
     assert paper.evaluate_stage(cfg, root, "evaluate", scored) == json.loads(
         (folder / "evaluate" / "metrics.json").read_text()
     )  # done: read back, not graded again
-    paper.plot_curves({"ssft": result}, root / "metrics_vs_n.png")
+    report.plot_vs_n({"ssft": result}, root / "metrics_vs_n.png")  # gs:// too
     assert (folder / "metrics_vs_n.png").read_bytes()[:4] == b"\x89PNG"
 
 

@@ -20,7 +20,7 @@ import gin
 from mathft_jax import candidates, paths_io
 from mathft_jax.data import paths, problems, prompts, readers, verifier_data
 from mathft_jax.data.registry import (
-    PAIR_GROUPS,
+    CONTRASTIVE_PAIR_GROUPS,
     VERIFIER_PAIR_GROUPS,
     TextExample,
     register_mixture,
@@ -125,12 +125,36 @@ def _prm_labelled(split: str) -> list[verifier_data.LabelledSolutions]:
             split,
             unfinished,
         )
+    data_dir = str(paths.math_data_dir())
+    references = {r.unique_id: r.solution for r in problems.math_split_records(data_dir, split)}
     return [
-        verifier_data.LabelledSolutions(u, p, tuple(g), tuple(b)) for u, (p, g, b) in by_id.items()
+        verifier_data.LabelledSolutions(u, p, tuple(g), tuple(b), references.get(u))
+        for u, (p, g, b) in by_id.items()
     ]
 
 
 # --------------------------------------------------------------------------- candidate pools
+
+
+def reference_solutions(rows: list[candidates.Candidates]) -> dict[str, str]:
+    """unique_id -> the problem's reference solution: a row's own `reference` key (kept in
+    `Candidates.extra`), else the problems source its `meta` names (`source` "math" | "synth",
+    `split`; written by the decode job). Rows with neither get none."""
+    out: dict[str, str] = {}
+    wanted: dict[tuple[str, str], set[str]] = {}
+    for row in rows:
+        if isinstance(row.extra.get("reference"), str):
+            out[row.unique_id] = row.extra["reference"]
+            continue
+        source, split = row.meta.get("source"), row.meta.get("split")
+        if source in problems.SOURCES:
+            for s in [split] if split else ["train", "validation", "test"]:
+                wanted.setdefault((source, s), set()).add(row.unique_id)
+    for (source, split), ids in wanted.items():
+        for p in problems.load_problems(source, split):
+            if p.unique_id in ids:
+                out[p.unique_id] = p.solution
+    return out
 
 
 def labelled_candidates(
@@ -140,9 +164,11 @@ def labelled_candidates(
 
     A sample's answer follows the evaluate job's rule (`candidates.sample_answers`: a recorded
     answer wins, a null one is extracted); it is correct when equivalent to the row's answer
-    (`candidates.label_samples`, `workers` grading processes); no answer is incorrect.
+    (`candidates.label_samples`, `workers` grading processes); no answer is incorrect. The
+    reference solution comes from the problems source of the row's meta (`reference_solutions`).
     """
     rows = candidates.read_candidates(path)
+    references = reference_solutions(rows)
     labels = candidates.label_samples(rows, workers)
     out = []
     for row, row_labels in zip(rows, labels):
@@ -153,7 +179,9 @@ def labelled_candidates(
             seen.add(text)
             (good if correct else bad).append(text)
         out.append(
-            verifier_data.LabelledSolutions(row.unique_id, row.problem, tuple(good), tuple(bad))
+            verifier_data.LabelledSolutions(
+                row.unique_id, row.problem, tuple(good), tuple(bad), references.get(row.unique_id)
+            )
         )
     return out
 
@@ -217,7 +245,7 @@ def register_verifier_tasks(
     register_task(
         names[2],
         lambda s: verifier_data.contrastive_pair_examples(split_of(s), max_pairs_per_problem, seed),
-        groups=PAIR_GROUPS,
+        groups=CONTRASTIVE_PAIR_GROUPS,
         splits=splits,
         replace=True,
     )
@@ -244,6 +272,6 @@ def register_math_tasks() -> None:
     register_task(
         "math_contrastive_pairs",
         lambda s: verifier_data.contrastive_pair_examples(_prm_labelled(s)),
-        groups=PAIR_GROUPS,
+        groups=CONTRASTIVE_PAIR_GROUPS,
         splits=("train", "validation"),
     )

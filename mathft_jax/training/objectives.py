@@ -3,8 +3,18 @@
 Kinds (gin `Objective.kind`): "mle" (SSFT, Eq. 3), "verifier_xent" (Eq. 9), "verifier_margin"
 (Eq. 8), "contrastive" (Eq. 10-11), "joint_xent" / "joint_margin" (Eq. 12-13); one function each,
 picked once by `loss_for` from the `LOSSES` table. Single-group kinds
-take a flat batch; pair kinds take {"pos", "neg"[, "gen"]} (verifier pairs carry the verifier prompt
-in pos/neg and the SSFT example in gen; contrastive pairs carry SSFT prompt -> right/wrong solution).
+take a flat batch; pair kinds take {"pos", "neg", "gen"} (verifier pairs carry the verifier prompt
+in pos/neg, contrastive pairs SSFT prompt -> sampled right/wrong solution; in both, gen is SSFT
+prompt -> the problem's reference solution, the X of Eq. 3).
+
+Normalisation, and what it means for α. L_mle (Eq. 3, on the gen group in Eq. 11 and Eq. 13, on
+the flat batch in SSFT) is per token: -log p(X|P) summed over the batch's target tokens, divided by
+their count. L_seq (Eq. 10) is per sequence: the margin on log p(X|P), each a sum over the
+solution's tokens, averaged over pairs. L_cls (Eq. 8, 9) is per example, averaged over pairs
+(Eq. 9 on a pair: the mean of its two rows). So α weighs a per-token mean NLL: the per-sequence
+form -log p(X|P) of the paper's Eq. 3 is T times larger for a T-token reference, and α here equals
+α·T there (α = 1 here is α ≈ 1/T in per-sequence units; T ~ 200-400 for MATH solutions in BPE
+tokens). In Eq. 11, L_seq (token sums) dwarfs α·L_mle at α = 1 unless the margin is met.
 
     python -m pytest -q tests/training/test_train_step.py
 """
@@ -112,7 +122,8 @@ def _pair(
 def contrastive(
     obj: Objective, logits_fn: LogitsFn, params: Any, batch: dict
 ) -> tuple[jax.Array, Metrics]:
-    """Eq. 10-11: margin on log p(X|P) of right over wrong solutions, plus α·L_mle on the right."""
+    """Eq. 10-11: margin on log p(X|P) (per sequence) of right over wrong sampled solutions, plus
+    α·L_mle (per token) on the problem's reference solution (the "gen" group)."""
     pos_logits, neg_logits, mask = _pair(obj, logits_fn, params, batch)
     pos, neg = batch["pos"], batch["neg"]
     lp = losses.sequence_log_probs(
@@ -121,9 +132,7 @@ def contrastive(
     ln = losses.sequence_log_probs(
         neg_logits, neg["decoder_target_tokens"], neg["decoder_loss_weights"]
     )
-    mle_loss, _ = losses.mle_loss(
-        pos_logits, pos["decoder_target_tokens"], pos["decoder_loss_weights"]
-    )
+    mle_loss = _gen_mle(obj, logits_fn, params, batch)
     loss = losses.contrastive_loss(lp, ln, mle_loss, obj.margin, obj.alpha, mask)
     metrics: Metrics = {"examples": jnp.sum(mask)}
     metrics["pair_accuracy"] = losses.masked_mean((lp > ln).astype(jnp.float32), mask)
@@ -158,7 +167,8 @@ def _margin_on_pairs(obj: Objective, scores: _PairScores) -> jax.Array:
 
 
 def _gen_mle(obj: Objective, logits_fn: LogitsFn, params: Any, batch: dict) -> jax.Array:
-    """L_mle of Eq. 13 on the batch's SSFT group "gen"."""
+    """L_mle of Eq. 11 / 13 (Eq. 3, per token) on the batch's "gen" group: SSFT prompt -> the
+    problem's reference solution."""
     if "gen" not in batch:
         raise ValueError(f"Objective.kind={obj.kind!r} needs a 'gen' group in the batch")
     gen = batch["gen"]

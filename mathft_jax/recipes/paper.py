@@ -243,7 +243,8 @@ def verifier_stage_bindings(cfg: RecipeConfig, pool: epath.Path) -> list[str]:
         f"pool_verifier_task.kind = {_quote(cfg.verifier_task_kind)}",
         "pool_verifier_task.prefix = 'recipe'",
     ]
-    if cfg.verifier_feature_lengths is not None:
+    # Contrastive pairs are generator-form (SSFT prompt -> solution): they keep the SSFT lengths.
+    if cfg.verifier_feature_lengths is not None and cfg.verifier_task_kind != "contrastive_pairs":
         binds.append(f"TASK_FEATURE_LENGTHS = {cfg.verifier_feature_lengths}")
     return [*binds, *cfg.verifier_bindings]
 

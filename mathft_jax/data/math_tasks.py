@@ -186,7 +186,7 @@ def labelled_candidates(
     return out
 
 
-def _pool_split(unique_id: str, validation_percent: int) -> str:
+def pool_split(unique_id: str, validation_percent: int) -> str:
     bucket = int.from_bytes(hashlib.sha256(f"pool/{unique_id}".encode()).digest()[:4], "big") % 100
     return "validation" if bucket < validation_percent else "train"
 
@@ -219,7 +219,7 @@ def register_verifier_tasks(
         return tuple(labelled_candidates(path))
 
     def split_of(split: str) -> list[verifier_data.LabelledSolutions]:
-        return [g for g in labelled() if _pool_split(g.unique_id, validation_percent) == split]
+        return [g for g in labelled() if pool_split(g.unique_id, validation_percent) == split]
 
     names = [f"{prefix}_verifier_xent", f"{prefix}_verifier_pairs", f"{prefix}_contrastive_pairs"]
     splits = ("train", "validation")

@@ -83,13 +83,25 @@ class RecipeConfig:
     generator_selection: str = "greedy_pass_at_1"
     selection_problems: int = 100
     # Extra bindings of the selection hook (e.g. greedy_pass_at_1_hook.max_decode_len = 72).
+    # The hook decodes a seeded sample of `selection_problems` stratified by subject.
     selection_bindings: Sequence[str] = ()
+    # How the verifier stage picks its checkpoint: "within_problem_auc" (the pool's validation
+    # problems, each problem's samples ranked by S_cls: what SCR and re-ranking depend on;
+    # `inference.hooks.verifier_ranking_hook`) or "gin" (the stage gin's, e.g. validation accuracy).
+    verifier_selection: str = "within_problem_auc"
+    # Extra bindings of that hook (e.g. verifier_ranking_hook.max_len = 1536).
+    verifier_selection_bindings: Sequence[str] = ()
 
     def __post_init__(self) -> None:
         if self.generator_selection not in ("greedy_pass_at_1", "loss"):
             raise ValueError(
                 "RecipeConfig.generator_selection must be 'greedy_pass_at_1' or 'loss', got "
                 f"{self.generator_selection!r}"
+            )
+        if self.verifier_selection not in ("within_problem_auc", "gin"):
+            raise ValueError(
+                "RecipeConfig.verifier_selection must be 'within_problem_auc' or 'gin', got "
+                f"{self.verifier_selection!r}"
             )
         if self.tokenizer and not self.tokenizer.endswith((".json", ".model")):
             raise ValueError(
@@ -246,6 +258,15 @@ def verifier_stage_bindings(cfg: RecipeConfig, pool: epath.Path) -> list[str]:
     # Contrastive pairs are generator-form (SSFT prompt -> solution): they keep the SSFT lengths.
     if cfg.verifier_feature_lengths is not None and cfg.verifier_task_kind != "contrastive_pairs":
         binds.append(f"TASK_FEATURE_LENGTHS = {cfg.verifier_feature_lengths}")
+    if cfg.verifier_selection == "within_problem_auc":
+        binds += [
+            "import mathft_jax.inference.hooks",
+            "ValidationConfig.hooks = [@verifier_ranking_hook()]",
+            f"verifier_ranking_hook.candidates_path = {_quote(pool)}",
+            "ValidationConfig.best_metric = 'validation/within_problem_auc'",
+            "ValidationConfig.best_mode = 'max'",
+            *cfg.verifier_selection_bindings,
+        ]
     return [*binds, *cfg.verifier_bindings]
 
 

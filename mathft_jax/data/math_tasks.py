@@ -14,6 +14,7 @@ import functools
 import hashlib
 import logging
 import pathlib
+import random
 
 import gin
 
@@ -95,15 +96,49 @@ def _prm_samples(split: str) -> tuple:
     return _prm800k_by_split(tuple(prm800k_files()), data_dir)[split]
 
 
-def _math_ssft_prm800k(split: str) -> list[TextExample]:
-    seen, out = set(), []
-    for _, s in _prm_samples(split):
-        if s.finish_reason == "bad_problem":  # the labeler flagged the problem itself as broken
+@gin.configurable
+def prm800k_ssft_options(
+    gpt4_only: bool = True, max_per_problem: int | None = 4, seed: int = 0
+) -> tuple[bool, int | None, int]:
+    """PRM800K SSFT data (gin): `gpt4_only` keeps samples whose every step GPT-4 wrote (a phase-1
+    step a labeler wrote instead, `human_completion`, leaves its sample out); `max_per_problem`
+    caps the distinct correct solutions per problem (a seeded choice; None: all)."""
+    return gpt4_only, max_per_problem, seed
+
+
+def prm800k_ssft_examples(
+    samples: list[tuple[str, readers.PRMSample]],
+    gpt4_only: bool = True,
+    max_per_problem: int | None = 4,
+    seed: int = 0,
+) -> list[TextExample]:
+    """SSFT examples from graded (unique_id, sample) pairs: correct, distinct, not from a problem
+    the labeler flagged as broken, GPT-4-written unless `gpt4_only=False`, at most
+    `max_per_problem` per problem."""
+    by_id: dict[str, list[readers.PRMSample]] = {}
+    human = 0
+    for uid, s in samples:
+        if s.finish_reason == "bad_problem" or not s.correct:
             continue
-        if s.correct and (s.problem, s.solution) not in seen:
-            seen.add((s.problem, s.solution))
-            out.append(_ssft(s.problem, s.solution))
+        if gpt4_only and s.human_steps:
+            human += 1
+            continue
+        kept = by_id.setdefault(uid, [])
+        if all(k.solution != s.solution for k in kept):
+            kept.append(s)
+    if human:
+        log.info("PRM800K SSFT: %d correct samples with labeler-written steps left out", human)
+    out = []
+    for uid, kept in by_id.items():
+        if max_per_problem is not None and len(kept) > max_per_problem:
+            rng = random.Random(f"prm800k-ssft-{seed}-{uid}")
+            kept = [kept[i] for i in sorted(rng.sample(range(len(kept)), max_per_problem))]
+        out += [_ssft(s.problem, s.solution) for s in kept]
     return out
+
+
+def _math_ssft_prm800k(split: str) -> list[TextExample]:
+    return prm800k_ssft_examples(list(_prm_samples(split)), *prm800k_ssft_options())
 
 
 def _prm_labelled(split: str) -> list[verifier_data.LabelledSolutions]:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -38,6 +39,9 @@ from etils import epath
 
 from mathft_jax import candidates, paths_io
 from mathft_jax.evaluation import grade, report, summary
+
+# RecipeConfig.ssft_data -> the SSFT task on MATH problems (data/math_tasks.py).
+SSFT_TASKS = {"math": "math_ssft_human", "prm800k": "math_ssft_prm800k", "mix": "math_ssft_mix"}
 
 
 @gin.configurable
@@ -70,6 +74,11 @@ class RecipeConfig:
     decode_bindings: Sequence[str] = ()
     score_bindings: Sequence[str] = ()
     source: str = "synth"
+    # The SSFT data (source "math"): "math" (human solutions, math_ssft_human), "prm800k" (PRM800K
+    # GPT-4 solutions, math_ssft_prm800k; needs $MATHFT_PRM800K_DIR), "mix" (both), "auto"
+    # (prm800k when $MATHFT_PRM800K_DIR is set, else math: §4.2 finds GPT-4's better), or None
+    # (whatever the gin files bind).
+    ssft_data: str | None = None
     train_split: str = "train"
     test_split: str = "test"
     ks: Sequence[int] = (1, 2, 4)
@@ -103,6 +112,11 @@ class RecipeConfig:
                 "RecipeConfig.verifier_selection must be 'within_problem_auc' or 'gin', got "
                 f"{self.verifier_selection!r}"
             )
+        if self.ssft_data not in (None, *SSFT_TASKS, "auto"):
+            raise ValueError(
+                f"RecipeConfig.ssft_data must be one of {(*SSFT_TASKS, 'auto')} or None, got "
+                f"{self.ssft_data!r}"
+            )
         if self.tokenizer and not self.tokenizer.endswith((".json", ".model")):
             raise ValueError(
                 f"RecipeConfig.tokenizer={self.tokenizer!r}: expected a tokenizer.json (HF) or a "
@@ -120,14 +134,25 @@ class RecipeConfig:
             ]
         return [*binds, *self.common_bindings]
 
+    def ssft_task(self) -> str | None:
+        """The SSFT task `ssft_data` names ("auto" read from $MATHFT_PRM800K_DIR now), or None."""
+        data = self.ssft_data
+        if data == "auto":
+            data = "prm800k" if os.environ.get("MATHFT_PRM800K_DIR") else "math"
+        return SSFT_TASKS[data] if data else None
+
     def generator_bindings(self) -> list[str]:
-        """Checkpoint selection of the generator stages (SSFT, multi-task SSFT)."""
+        """The generator stages' (SSFT, multi-task SSFT) task and checkpoint selection."""
+        task = self.ssft_task()
+        data = [f"MIXTURE_OR_TASK_NAME = {task!r}"] if task else []
         if self.generator_selection == "loss":
             return [
+                *data,
                 "ValidationConfig.best_metric = 'validation/loss'",
                 "ValidationConfig.best_mode = 'min'",
             ]
         return [
+            *data,
             "import mathft_jax.inference.hooks",
             "ValidationConfig.hooks = [@greedy_pass_at_1_hook()]",
             f"greedy_pass_at_1_hook.source = {self.source!r}",

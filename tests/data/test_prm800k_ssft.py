@@ -8,7 +8,7 @@ import gin
 import pytest
 
 from mathft_jax import gin_flags
-from mathft_jax.data import math_tasks, problems, registry, tasks
+from mathft_jax.data import problems, registry, tasks
 from mathft_jax.recipes import paper
 
 

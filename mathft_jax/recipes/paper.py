@@ -56,7 +56,8 @@ class RecipeConfig:
     common_bindings: Sequence[str] = ()
     ssft_gin: str = "ssft.gin"
     verifier_gin: str = "verifier_xent.gin"
-    # `verifier_xent` (Eq. 9) or `verifier_pairs` (Eq. 8): the task built from the sampled pool.
+    # `verifier_xent` (Eq. 9), `verifier_pairs` (Eq. 8, 12-13) or `contrastive_pairs` (Eq. 10-11):
+    # the task built from the sampled pool.
     verifier_task_kind: str = "verifier_xent"
     # The verifier's TASK_FEATURE_LENGTHS. The data gin files come after the stage file and bind
     # TASK_FEATURE_LENGTHS to the SSFT lengths; without this the verifier saw only the last 48
@@ -283,7 +284,11 @@ def verifier_stage_bindings(cfg: RecipeConfig, pool: epath.Path) -> list[str]:
     # Contrastive pairs are generator-form (SSFT prompt -> solution): they keep the SSFT lengths.
     if cfg.verifier_feature_lengths is not None and cfg.verifier_task_kind != "contrastive_pairs":
         binds.append(f"TASK_FEATURE_LENGTHS = {cfg.verifier_feature_lengths}")
-    if cfg.verifier_selection == "within_problem_auc":
+    # A contrastive stage trains a generator: its gin's selection stays.
+    if (
+        cfg.verifier_selection == "within_problem_auc"
+        and cfg.verifier_task_kind != "contrastive_pairs"
+    ):
         binds += [
             "import mathft_jax.inference.hooks",
             "ValidationConfig.hooks = [@verifier_ranking_hook()]",

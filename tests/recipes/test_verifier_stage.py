@@ -55,5 +55,7 @@ def test_verifier_is_chosen_by_within_problem_auc_on_the_pools_validation_proble
         gin.clear_config()
     plain = paper.verifier_stage_bindings(_cfg(verifier_selection="gin"), pool)
     assert not any("verifier_ranking_hook" in b for b in plain)
+    contrastive = paper.verifier_stage_bindings(_cfg(verifier_task_kind="contrastive_pairs"), pool)
+    assert not any("verifier_ranking_hook" in b or "FEATURE_LENGTHS" in b for b in contrastive)
     with pytest.raises(ValueError, match="verifier_selection"):
         _cfg(verifier_selection="accuracy")

@@ -50,7 +50,7 @@ def run_decode(
         problems = list(load_problems(source, split))[:num_problems]
         mesh = runtime.mesh() if use_mesh else None
         model, params = runtime.load_model(checkpoint_path, mesh=mesh)
-        prompt_fn, stops = build_prompt_fn()
+        prompt_fn, stops, prompt_meta = build_prompt_fn()
         config = DecodeConfig(
             num_samples=num_samples,
             max_decode_len=max_decode_len,
@@ -75,6 +75,7 @@ def run_decode(
                 "source": source,
                 "split": split,
                 "prompt_template": prompt_fn("{problem}"),  # the exact prompt, k-shot examples too
+                **prompt_meta,  # prompt_style; k-shot: format, k, seed and the shots' ids
             },
         )
         logging.info("wrote %d records to %s", written, output_path)

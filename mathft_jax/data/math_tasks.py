@@ -14,13 +14,14 @@ import functools
 import hashlib
 import logging
 import pathlib
+import random
 
 import gin
 
 from mathft_jax import candidates, paths_io
 from mathft_jax.data import paths, problems, prompts, readers, verifier_data
 from mathft_jax.data.registry import (
-    PAIR_GROUPS,
+    CONTRASTIVE_PAIR_GROUPS,
     VERIFIER_PAIR_GROUPS,
     TextExample,
     register_mixture,
@@ -95,15 +96,49 @@ def _prm_samples(split: str) -> tuple:
     return _prm800k_by_split(tuple(prm800k_files()), data_dir)[split]
 
 
-def _math_ssft_prm800k(split: str) -> list[TextExample]:
-    seen, out = set(), []
-    for _, s in _prm_samples(split):
-        if s.finish_reason == "bad_problem":  # the labeler flagged the problem itself as broken
+@gin.configurable
+def prm800k_ssft_options(
+    gpt4_only: bool = True, max_per_problem: int | None = 4, seed: int = 0
+) -> tuple[bool, int | None, int]:
+    """PRM800K SSFT data (gin): `gpt4_only` keeps samples whose every step GPT-4 wrote (a phase-1
+    step a labeler wrote instead, `human_completion`, leaves its sample out); `max_per_problem`
+    caps the distinct correct solutions per problem (a seeded choice; None: all)."""
+    return gpt4_only, max_per_problem, seed
+
+
+def prm800k_ssft_examples(
+    samples: list[tuple[str, readers.PRMSample]],
+    gpt4_only: bool = True,
+    max_per_problem: int | None = 4,
+    seed: int = 0,
+) -> list[TextExample]:
+    """SSFT examples from graded (unique_id, sample) pairs: correct, distinct, not from a problem
+    the labeler flagged as broken, GPT-4-written unless `gpt4_only=False`, at most
+    `max_per_problem` per problem."""
+    by_id: dict[str, list[readers.PRMSample]] = {}
+    human = 0
+    for uid, s in samples:
+        if s.finish_reason == "bad_problem" or not s.correct:
             continue
-        if s.correct and (s.problem, s.solution) not in seen:
-            seen.add((s.problem, s.solution))
-            out.append(_ssft(s.problem, s.solution))
+        if gpt4_only and s.human_steps:
+            human += 1
+            continue
+        kept = by_id.setdefault(uid, [])
+        if all(k.solution != s.solution for k in kept):
+            kept.append(s)
+    if human:
+        log.info("PRM800K SSFT: %d correct samples with labeler-written steps left out", human)
+    out = []
+    for uid, kept in by_id.items():
+        if max_per_problem is not None and len(kept) > max_per_problem:
+            rng = random.Random(f"prm800k-ssft-{seed}-{uid}")
+            kept = [kept[i] for i in sorted(rng.sample(range(len(kept)), max_per_problem))]
+        out += [_ssft(s.problem, s.solution) for s in kept]
     return out
+
+
+def _math_ssft_prm800k(split: str) -> list[TextExample]:
+    return prm800k_ssft_examples(list(_prm_samples(split)), *prm800k_ssft_options())
 
 
 def _prm_labelled(split: str) -> list[verifier_data.LabelledSolutions]:
@@ -125,12 +160,36 @@ def _prm_labelled(split: str) -> list[verifier_data.LabelledSolutions]:
             split,
             unfinished,
         )
+    data_dir = str(paths.math_data_dir())
+    references = {r.unique_id: r.solution for r in problems.math_split_records(data_dir, split)}
     return [
-        verifier_data.LabelledSolutions(u, p, tuple(g), tuple(b)) for u, (p, g, b) in by_id.items()
+        verifier_data.LabelledSolutions(u, p, tuple(g), tuple(b), references.get(u))
+        for u, (p, g, b) in by_id.items()
     ]
 
 
 # --------------------------------------------------------------------------- candidate pools
+
+
+def reference_solutions(rows: list[candidates.Candidates]) -> dict[str, str]:
+    """unique_id -> the problem's reference solution: a row's own `reference` key (kept in
+    `Candidates.extra`), else the problems source its `meta` names (`source` "math" | "synth",
+    `split`; written by the decode job). Rows with neither get none."""
+    out: dict[str, str] = {}
+    wanted: dict[tuple[str, str], set[str]] = {}
+    for row in rows:
+        if isinstance(row.extra.get("reference"), str):
+            out[row.unique_id] = row.extra["reference"]
+            continue
+        source, split = row.meta.get("source"), row.meta.get("split")
+        if source in problems.SOURCES:
+            for s in [split] if split else ["train", "validation", "test"]:
+                wanted.setdefault((source, s), set()).add(row.unique_id)
+    for (source, split), ids in wanted.items():
+        for p in problems.load_problems(source, split):
+            if p.unique_id in ids:
+                out[p.unique_id] = p.solution
+    return out
 
 
 def labelled_candidates(
@@ -140,9 +199,11 @@ def labelled_candidates(
 
     A sample's answer follows the evaluate job's rule (`candidates.sample_answers`: a recorded
     answer wins, a null one is extracted); it is correct when equivalent to the row's answer
-    (`candidates.label_samples`, `workers` grading processes); no answer is incorrect.
+    (`candidates.label_samples`, `workers` grading processes); no answer is incorrect. The
+    reference solution comes from the problems source of the row's meta (`reference_solutions`).
     """
     rows = candidates.read_candidates(path)
+    references = reference_solutions(rows)
     labels = candidates.label_samples(rows, workers)
     out = []
     for row, row_labels in zip(rows, labels):
@@ -153,12 +214,14 @@ def labelled_candidates(
             seen.add(text)
             (good if correct else bad).append(text)
         out.append(
-            verifier_data.LabelledSolutions(row.unique_id, row.problem, tuple(good), tuple(bad))
+            verifier_data.LabelledSolutions(
+                row.unique_id, row.problem, tuple(good), tuple(bad), references.get(row.unique_id)
+            )
         )
     return out
 
 
-def _pool_split(unique_id: str, validation_percent: int) -> str:
+def pool_split(unique_id: str, validation_percent: int) -> str:
     bucket = int.from_bytes(hashlib.sha256(f"pool/{unique_id}".encode()).digest()[:4], "big") % 100
     return "validation" if bucket < validation_percent else "train"
 
@@ -191,7 +254,7 @@ def register_verifier_tasks(
         return tuple(labelled_candidates(path))
 
     def split_of(split: str) -> list[verifier_data.LabelledSolutions]:
-        return [g for g in labelled() if _pool_split(g.unique_id, validation_percent) == split]
+        return [g for g in labelled() if pool_split(g.unique_id, validation_percent) == split]
 
     names = [f"{prefix}_verifier_xent", f"{prefix}_verifier_pairs", f"{prefix}_contrastive_pairs"]
     splits = ("train", "validation")
@@ -217,7 +280,7 @@ def register_verifier_tasks(
     register_task(
         names[2],
         lambda s: verifier_data.contrastive_pair_examples(split_of(s), max_pairs_per_problem, seed),
-        groups=PAIR_GROUPS,
+        groups=CONTRASTIVE_PAIR_GROUPS,
         splits=splits,
         replace=True,
     )
@@ -244,6 +307,6 @@ def register_math_tasks() -> None:
     register_task(
         "math_contrastive_pairs",
         lambda s: verifier_data.contrastive_pair_examples(_prm_labelled(s)),
-        groups=PAIR_GROUPS,
+        groups=CONTRASTIVE_PAIR_GROUPS,
         splits=("train", "validation"),
     )

@@ -206,10 +206,12 @@ class PRMSample:
     answer: str | None
     finish_reason: str | None
     correct: bool | None = None  # None until labelled (`math_tasks.label_prm800k`)
+    human_steps: int = 0  # steps a labeler wrote (phase 1 `human_completion`); the rest are GPT-4's
 
 
-def _step_text(step: Any, where: str) -> tuple[str | None, bool]:
-    """(text of the step the solution continued with, whether the solution stops here)."""
+def _step_text(step: Any, where: str) -> tuple[str | None, bool, bool]:
+    """(text of the step the solution continued with, whether the solution stops here, whether
+    a labeler wrote it)."""
     if not isinstance(step, dict):
         raise DataFormatError(f"{where}: a label step is not an object")
     completions = step.get("completions") or []
@@ -223,14 +225,14 @@ def _step_text(step: Any, where: str) -> tuple[str | None, bool]:
                 f"{where}: chosen_completion {chosen!r} is not an index of its "
                 f"{len(completions)} completions"
             )
-        return completions[chosen].get("text"), False
+        return completions[chosen].get("text"), False, False
     if human:
-        return (human.get("text") if isinstance(human, dict) else str(human)), False
+        return (human.get("text") if isinstance(human, dict) else str(human)), False, True
     # No choice: labelling stopped at this step (phase 1 `found_error` / `give_up`). The sample
     # ends with the completion the labeler rated -1 (the error found), else the first one.
     wrong = [c for c in completions if c.get("rating") == -1]
     last = (wrong or completions or [{}])[0]
-    return last.get("text"), True
+    return last.get("text"), True, False
 
 
 def normalise_answer_section(steps: list[str]) -> str:
@@ -252,6 +254,7 @@ def _prm_sample(obj: Any, where: str) -> PRMSample:
     problem, truth = question.get("problem"), question.get("ground_truth_answer")
     if not isinstance(problem, str) or not isinstance(truth, str):
         raise DataFormatError(f"{where}: question.problem / question.ground_truth_answer missing")
+    human_steps = 0
     if isinstance(question.get("pre_generated_steps"), list):  # phase 2: the whole sample
         steps = [str(s) for s in question["pre_generated_steps"]]
     else:
@@ -259,14 +262,16 @@ def _prm_sample(obj: Any, where: str) -> PRMSample:
             raise DataFormatError(f"{where}: label.steps missing (and no pre_generated_steps)")
         steps = []
         for i, step in enumerate(label["steps"]):
-            text, stop = _step_text(step, f"{where} (step {i})")
+            text, stop, by_human = _step_text(step, f"{where} (step {i})")
             if text:
                 steps.append(text)
+                human_steps += by_human
             if stop:
                 break
     finish = label.get("finish_reason") if isinstance(label, dict) else None
     solution = normalise_answer_section(steps)
-    return PRMSample(where, problem, truth, solution, extract_answer(solution), finish)
+    answer = extract_answer(solution)
+    return PRMSample(where, problem, truth, solution, answer, finish, human_steps=human_steps)
 
 
 def read_prm800k(

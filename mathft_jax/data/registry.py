@@ -11,8 +11,10 @@ from collections.abc import Callable
 TextExample = dict[str, str]
 BuildFn = Callable[[str], list[TextExample]]
 SINGLE = ("",)
+# Pair tasks: verifier-form (pos/neg = verifier prompts) and generator-form contrastive
+# (pos/neg = SSFT prompt -> sampled solution); both carry `gen` = SSFT prompt -> reference solution.
 VERIFIER_PAIR_GROUPS = ("pos", "neg", "gen")
-PAIR_GROUPS = ("pos", "neg")
+CONTRASTIVE_PAIR_GROUPS = ("pos", "neg", "gen")
 ALL_SPLITS = ("train", "validation", "test")
 
 

@@ -7,7 +7,7 @@ solutions come from `synthetic.corrupt_solution`.
 
 from mathft_jax.data import problems, prompts, synthetic, verifier_data
 from mathft_jax.data.registry import (
-    PAIR_GROUPS,
+    CONTRASTIVE_PAIR_GROUPS,
     VERIFIER_PAIR_GROUPS,
     TextExample,
     register_task,
@@ -24,7 +24,11 @@ def _synth_ssft(split: str) -> list[TextExample]:
 def _synth_labelled(split: str) -> list[verifier_data.LabelledSolutions]:
     return [
         verifier_data.LabelledSolutions(
-            e.unique_id, e.problem, (e.solution,), (synthetic.corrupt_solution(e),)
+            e.unique_id,
+            e.problem,
+            (e.solution,),
+            (synthetic.corrupt_solution(e),),
+            reference=e.solution,
         )
         for e in problems.synth_problems(split)
     ]
@@ -46,5 +50,5 @@ def register_synth_tasks() -> None:
     register_task(
         "synth_contrastive_pairs",
         lambda s: verifier_data.contrastive_pair_examples(_synth_labelled(s)),
-        groups=PAIR_GROUPS,
+        groups=CONTRASTIVE_PAIR_GROUPS,
     )

@@ -13,7 +13,10 @@ from mathft_jax.data import prompts
 
 @dataclasses.dataclass(frozen=True)
 class LabelledSolutions:
-    """One problem with its distinct sampled solutions, split by correctness label.
+    """One problem with its distinct sampled solutions, split by correctness label, and its
+    reference solution (the dataset's: MATH's human-written one, the synthetic task's own), the X of
+    Eq. 3 that the L_mle term of Eq. 11 and Eq. 13 is taken on. None where it is unknown: then pair
+    examples (which carry it) cannot be built from the problem.
 
     (Not `evaluation.grade.LabelledSolutions`, which is one problem's clustered answers for metrics.)
     """
@@ -22,6 +25,7 @@ class LabelledSolutions:
     problem: str
     correct: tuple[str, ...]
     incorrect: tuple[str, ...]
+    reference: str | None = None
 
 
 def _pick(items: tuple[str, ...], cap: int | None, rng: random.Random) -> list[str]:
@@ -74,16 +78,28 @@ def _pairs(g: LabelledSolutions, cap: int | None, seed: int) -> list[tuple[str, 
     return [(pos[i % len(pos)], neg[i % len(neg)]) for i in range(count)]
 
 
+def _reference(g: LabelledSolutions) -> str:
+    if g.reference is None:
+        raise ValueError(
+            f"problem {g.unique_id!r} has no reference solution: pair examples carry it in their "
+            "`gen` group (L_mle of Eq. 11 / 13 is Eq. 3 on the problem's reference solution)"
+        )
+    return g.reference
+
+
 def verifier_pair_examples(
     graded: list[LabelledSolutions], max_pairs_per_problem: int | None = 4, seed: int = 0
 ) -> list[dict[str, str]]:
     """Verifier-form (correct, incorrect) pairs of one problem, plus `gen_*` (SSFT prompt -> the
-    correct solution) for the joint loss. Both targets are the correct word: the margin loss
-    compares the two candidates' scores S_cls of that word."""
+    problem's reference solution: L_mle of Eq. 13 is Eq. 3 on it, not on a sampled solution) for
+    the joint loss. Both targets are the correct word: the margin loss compares the two
+    candidates' scores S_cls of that word."""
     words = prompts.verifier_words()
     out = []
     for g in graded:
-        for good, bad in _pairs(g, max_pairs_per_problem, seed):
+        pairs = _pairs(g, max_pairs_per_problem, seed)
+        reference = _reference(g) if pairs else ""
+        for good, bad in pairs:
             out.append(
                 {
                     "pos_inputs": prompts.verifier_prompt(g.problem, good),
@@ -91,7 +107,7 @@ def verifier_pair_examples(
                     "neg_inputs": prompts.verifier_prompt(g.problem, bad),
                     "neg_targets": words[0],
                     "gen_inputs": prompts.ssft_prompt(g.problem),
-                    "gen_targets": good,
+                    "gen_targets": reference,
                 }
             )
     return out
@@ -100,17 +116,22 @@ def verifier_pair_examples(
 def contrastive_pair_examples(
     graded: list[LabelledSolutions], max_pairs_per_problem: int | None = 4, seed: int = 0
 ) -> list[dict[str, str]]:
-    """Generator-form pairs: SSFT prompt -> a correct (pos) / an incorrect (neg) solution."""
+    """Generator-form pairs: SSFT prompt -> a correct (pos) / an incorrect (neg) sampled solution,
+    plus `gen_*` (SSFT prompt -> the problem's reference solution) for L_mle of Eq. 11."""
     out = []
     for g in graded:
-        for good, bad in _pairs(g, max_pairs_per_problem, seed):
-            prompt = prompts.ssft_prompt(g.problem)
+        pairs = _pairs(g, max_pairs_per_problem, seed)
+        reference = _reference(g) if pairs else ""
+        prompt = prompts.ssft_prompt(g.problem)
+        for good, bad in pairs:
             out.append(
                 {
                     "pos_inputs": prompt,
                     "pos_targets": good,
                     "neg_inputs": prompt,
                     "neg_targets": bad,
+                    "gen_inputs": prompt,
+                    "gen_targets": reference,
                 }
             )
     return out

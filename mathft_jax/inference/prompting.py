@@ -1,10 +1,11 @@
-"""Prompt builders for decoding: the SSFT template for fine-tuned models, and a k-shot prompt of MATH
-training problems with their solutions for a pretrained model before fine-tuning (the paper's
-baseline is 4-shot). Selected in gin with `build_prompt_fn.style = "ssft" | "kshot"`.
+"""Prompt builders for decoding: the SSFT template for fine-tuned models, and the Minerva-style k-shot
+prompt of MATH training problems with their solutions for a pretrained model before fine-tuning
+(the paper's baseline is 4-shot). Selected in gin with `build_prompt_fn.style = "ssft" | "kshot"`.
 """
 
 import random
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import gin
 
@@ -14,21 +15,38 @@ PromptFn = Callable[[str], str]
 KSHOT_STOP = "\n\nProblem:"
 
 
-def kshot_prompt(problem: str, examples: Sequence[tuple[str, str]]) -> str:
-    """Minerva-style few-shot prompt: worked examples, then the problem and an open `Solution:`.
+# (unique_id, problem, solution, final answer) of a worked example.
+Shot = tuple[str, str, str, str]
+MINERVA_FINAL = "Final Answer: The final answer is ${answer}$. I hope it is correct."
 
-    Example: kshot_prompt("1+1?", [("2+2?", "$\\boxed{4}$")]) ==
-    "Problem:\\n2+2?\\n\\nSolution:\\n$\\boxed{4}$\\n\\nProblem:\\n1+1?\\n\\nSolution:\\n"
+
+def minerva_solution(solution: str, answer: str) -> str:
+    """A worked example's solution in Minerva's form: the solution, then its final-answer line."""
+    return f"{solution}\n" + MINERVA_FINAL.format(answer=answer)
+
+
+def kshot_prompt(problem: str, shots: Sequence[Shot]) -> str:
+    """The Minerva 4-shot MATH prompt (Lewkowycz et al. 2022, App. D; lm-evaluation-harness
+    `minerva_math`): each shot is `Problem:\n{P}\n\nSolution:\n{S}\nFinal Answer: The final
+    answer is ${A}$. I hope it is correct.`, shots joined by a blank line, then the problem and an
+    open `Solution:` (here with its newline, as in the shots). The shots are seeded MATH training
+    problems (`pick_kshot_examples`), not Minerva's four fixed ones, so none comes from the test.
+
+    Example: kshot_prompt("1+1?", [("u", "2+2?", "$\\boxed{4}$", "4")]) ==
+    "Problem:\n2+2?\n\nSolution:\n$\\boxed{4}$\nFinal Answer: The final answer is $4$. I hope it
+    is correct.\n\nProblem:\n1+1?\n\nSolution:\n"
     """
-    shots = "".join(f"Problem:\n{p}\n\nSolution:\n{s}\n\n" for p, s in examples)
-    return f"{shots}Problem:\n{problem}\n\nSolution:\n"
+    text = "".join(
+        f"Problem:\n{p}\n\nSolution:\n{minerva_solution(s, a)}\n\n" for _, p, s, a in shots
+    )
+    return f"{text}Problem:\n{problem}\n\nSolution:\n"
 
 
 def pick_kshot_examples(
-    problems: Sequence[tuple[str, str]], k: int, seed: int = 0, max_solution_chars: int = 600
-) -> list[tuple[str, str]]:
-    """Picks k (problem, solution) pairs with short solutions, reproducibly for a given seed."""
-    short = [(p, s) for p, s in problems if len(s) <= max_solution_chars and "\\boxed" in s]
+    problems: Sequence[Shot], k: int, seed: int = 0, max_solution_chars: int = 600
+) -> list[Shot]:
+    """Picks k worked examples with short boxed solutions, reproducibly for a given seed."""
+    short = [e for e in problems if len(e[2]) <= max_solution_chars and "\\boxed" in e[2]]
     if len(short) < k:
         raise ValueError(
             f"only {len(short)} training problems have a boxed solution of <= {max_solution_chars} "
@@ -44,25 +62,41 @@ def build_prompt_fn(
     kshot_source: str = "math",
     kshot_split: str = "train",
     kshot_seed: int = 0,
-) -> tuple[PromptFn, tuple[str, ...]]:
-    """Returns (prompt function, stop strings at which decoded text is cut).
+) -> tuple[PromptFn, tuple[str, ...], dict[str, Any]]:
+    """Returns (prompt function, stop strings at which decoded text is cut, meta).
+
+    `meta` goes into the candidates file's `meta`: `prompt_style`, and for "kshot" the Minerva
+    format (`prompt_format`), `kshot_k`, `kshot_seed`, `kshot_source`, `kshot_split` and the shots'
+    `kshot_ids`.
 
     Args:
       style: "ssft" (fine-tuned model, `mathft_jax.data.prompts.ssft_prompt`) or "kshot".
-      k: number of worked examples for "kshot".
+      k: number of worked examples for "kshot" (the paper's baseline: 4).
       kshot_source, kshot_split: where the examples come from (`mathft_jax.data.problems`).
-      kshot_seed: which examples (fixed per seed, recorded in the candidates file's meta).
+      kshot_seed: which examples (fixed per seed, recorded in the meta).
     """
     if style == "ssft":
         from mathft_jax.data.prompts import ssft_prompt  # noqa: PLC0415
 
-        return ssft_prompt, ()
+        return ssft_prompt, (), {"prompt_style": "ssft"}
     if style == "kshot":
         from mathft_jax.data.problems import load_problems  # noqa: PLC0415
 
-        pool = [(p.problem, p.solution) for p in load_problems(kshot_source, kshot_split)]
-        examples = pick_kshot_examples(pool, k, kshot_seed)
-        return (lambda problem: kshot_prompt(problem, examples)), (KSHOT_STOP,)
+        pool = [
+            (p.unique_id, p.problem, p.solution, p.answer)
+            for p in load_problems(kshot_source, kshot_split)
+        ]
+        shots = pick_kshot_examples(pool, k, kshot_seed)
+        meta = {
+            "prompt_style": "kshot",
+            "prompt_format": "minerva",
+            "kshot_k": k,
+            "kshot_seed": kshot_seed,
+            "kshot_source": kshot_source,
+            "kshot_split": kshot_split,
+            "kshot_ids": [shot[0] for shot in shots],
+        }
+        return (lambda problem: kshot_prompt(problem, shots)), (KSHOT_STOP,), meta
     raise ValueError(f'build_prompt_fn.style must be "ssft" or "kshot", got {style!r} (gin)')
 
 

@@ -43,6 +43,9 @@ from etils import epath
 from mathft_jax import candidates, locks, paths_io
 from mathft_jax.evaluation import grade, report, summary
 
+# RecipeConfig.ssft_data -> the SSFT task on MATH problems (data/math_tasks.py).
+SSFT_TASKS = {"math": "math_ssft_human", "prm800k": "math_ssft_prm800k", "mix": "math_ssft_mix"}
+
 
 @gin.configurable
 @dataclasses.dataclass(frozen=True)
@@ -56,7 +59,8 @@ class RecipeConfig:
     common_bindings: Sequence[str] = ()
     ssft_gin: str = "ssft.gin"
     verifier_gin: str = "verifier_xent.gin"
-    # `verifier_xent` (Eq. 9) or `verifier_pairs` (Eq. 8): the task built from the sampled pool.
+    # `verifier_xent` (Eq. 9), `verifier_pairs` (Eq. 8, 12-13) or `contrastive_pairs` (Eq. 10-11):
+    # the task built from the sampled pool.
     verifier_task_kind: str = "verifier_xent"
     # The verifier's TASK_FEATURE_LENGTHS. The data gin files come after the stage file and bind
     # TASK_FEATURE_LENGTHS to the SSFT lengths; without this the verifier saw only the last 48
@@ -74,6 +78,11 @@ class RecipeConfig:
     decode_bindings: Sequence[str] = ()
     score_bindings: Sequence[str] = ()
     source: str = "synth"
+    # The SSFT data (source "math"): "math" (human solutions, math_ssft_human), "prm800k" (PRM800K
+    # GPT-4 solutions, math_ssft_prm800k; needs $MATHFT_PRM800K_DIR), "mix" (both), "auto"
+    # (prm800k when $MATHFT_PRM800K_DIR is set, else math: §4.2 finds GPT-4's better), or None
+    # (whatever the gin files bind).
+    ssft_data: str | None = None
     train_split: str = "train"
     test_split: str = "test"
     ks: Sequence[int] = (1, 2, 4)
@@ -87,13 +96,30 @@ class RecipeConfig:
     generator_selection: str = "greedy_pass_at_1"
     selection_problems: int = 100
     # Extra bindings of the selection hook (e.g. greedy_pass_at_1_hook.max_decode_len = 72).
+    # The hook decodes a seeded sample of `selection_problems` stratified by subject.
     selection_bindings: Sequence[str] = ()
+    # How the verifier stage picks its checkpoint: "within_problem_auc" (the pool's validation
+    # problems, each problem's samples ranked by S_cls: what SCR and re-ranking depend on;
+    # `inference.hooks.verifier_ranking_hook`) or "gin" (the stage gin's, e.g. validation accuracy).
+    verifier_selection: str = "within_problem_auc"
+    # Extra bindings of that hook (e.g. verifier_ranking_hook.max_len = 1536).
+    verifier_selection_bindings: Sequence[str] = ()
 
     def __post_init__(self) -> None:
         if self.generator_selection not in ("greedy_pass_at_1", "loss"):
             raise ValueError(
                 "RecipeConfig.generator_selection must be 'greedy_pass_at_1' or 'loss', got "
                 f"{self.generator_selection!r}"
+            )
+        if self.verifier_selection not in ("within_problem_auc", "gin"):
+            raise ValueError(
+                "RecipeConfig.verifier_selection must be 'within_problem_auc' or 'gin', got "
+                f"{self.verifier_selection!r}"
+            )
+        if self.ssft_data not in (None, *SSFT_TASKS, "auto"):
+            raise ValueError(
+                f"RecipeConfig.ssft_data must be one of {(*SSFT_TASKS, 'auto')} or None, got "
+                f"{self.ssft_data!r}"
             )
         if self.tokenizer and not self.tokenizer.endswith((".json", ".model")):
             raise ValueError(
@@ -112,14 +138,25 @@ class RecipeConfig:
             ]
         return [*binds, *self.common_bindings]
 
+    def ssft_task(self) -> str | None:
+        """The SSFT task `ssft_data` names ("auto" read from $MATHFT_PRM800K_DIR now), or None."""
+        data = self.ssft_data
+        if data == "auto":
+            data = "prm800k" if os.environ.get("MATHFT_PRM800K_DIR") else "math"
+        return SSFT_TASKS[data] if data else None
+
     def generator_bindings(self) -> list[str]:
-        """Checkpoint selection of the generator stages (SSFT, multi-task SSFT)."""
+        """The generator stages' (SSFT, multi-task SSFT) task and checkpoint selection."""
+        task = self.ssft_task()
+        data = [f"MIXTURE_OR_TASK_NAME = {task!r}"] if task else []
         if self.generator_selection == "loss":
             return [
+                *data,
                 "ValidationConfig.best_metric = 'validation/loss'",
                 "ValidationConfig.best_mode = 'min'",
             ]
         return [
+            *data,
             "import mathft_jax.inference.hooks",
             "ValidationConfig.hooks = [@greedy_pass_at_1_hook()]",
             f"greedy_pass_at_1_hook.source = {self.source!r}",
@@ -324,8 +361,22 @@ def verifier_stage_bindings(cfg: RecipeConfig, pool: epath.Path) -> list[str]:
         f"pool_verifier_task.kind = {_quote(cfg.verifier_task_kind)}",
         "pool_verifier_task.prefix = 'recipe'",
     ]
-    if cfg.verifier_feature_lengths is not None:
+    # Contrastive pairs are generator-form (SSFT prompt -> solution): they keep the SSFT lengths.
+    if cfg.verifier_feature_lengths is not None and cfg.verifier_task_kind != "contrastive_pairs":
         binds.append(f"TASK_FEATURE_LENGTHS = {cfg.verifier_feature_lengths}")
+    # A contrastive stage trains a generator: its gin's selection stays.
+    if (
+        cfg.verifier_selection == "within_problem_auc"
+        and cfg.verifier_task_kind != "contrastive_pairs"
+    ):
+        binds += [
+            "import mathft_jax.inference.hooks",
+            "ValidationConfig.hooks = [@verifier_ranking_hook()]",
+            f"verifier_ranking_hook.candidates_path = {_quote(pool)}",
+            "ValidationConfig.best_metric = 'validation/within_problem_auc'",
+            "ValidationConfig.best_mode = 'max'",
+            *cfg.verifier_selection_bindings,
+        ]
     return [*binds, *cfg.verifier_bindings]
 
 

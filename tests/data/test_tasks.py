@@ -60,7 +60,8 @@ def _candidates(path, n_problems=40):
                 f"s{i}b \\boxed{{{i}}}",
                 f"s{i}c \\boxed{{{i + 1}}}",
             ]
-            row = {"unique_id": f"p{i}", "problem": f"P{i}", "answer": str(i), "samples": samples}
+            row = {"unique_id": f"p{i}", "problem": f"P{i}", "answer": str(i), "samples": samples,
+                   "reference": f"ref{i} \\boxed{{{i}}}"}  # fmt: skip
             f.write(json.dumps(row) + "\n")
 
 
@@ -79,6 +80,11 @@ def test_register_verifier_tasks_from_candidates(tmp_path):
     contrastive = registry.get_task("tst_contrastive_pairs").examples("train")
     assert contrastive[0]["pos_inputs"] == contrastive[0]["neg_inputs"]
     assert len(contrastive) == len(pairs) == 2 * len(train) // 2
+    # L_mle's group carries the problem's reference solution, not a sampled one.
+    for p in pairs + contrastive:
+        i = p["gen_targets"].split()[0].removeprefix("ref")
+        assert p["gen_inputs"] == prompts.ssft_prompt(f"P{i}")
+        assert p["gen_targets"] == f"ref{i} \\boxed{{{i}}}"
     batch = next(
         pipeline.batch_iterator("tst_verifier_pairs", "train", 4, {"inputs": 64, "targets": 16})
     )
@@ -165,3 +171,29 @@ def test_prm800k_tasks_follow_the_lightman_split(tmp_path, monkeypatch, math_dat
     # Only the train problem's two samples: MATH-500 and unmatched problems are left out.
     assert sorted(x["targets"] for x in xent) == ["correct", "incorrect"]
     assert all(train.problem in x["inputs"] for x in xent)
+
+
+def test_pool_reference_solutions_come_from_the_rows_problem_source(tmp_path):
+    # A pool written by the decode job names its source and split in meta; the pair tasks' gen
+    # group (L_mle of Eq. 11 / 13) is then the problem's reference solution from that source.
+    (p,) = problems.load_problems("synth", "validation", num_examples=None)[:1]
+    row = {"unique_id": p.unique_id, "problem": p.problem, "answer": p.answer,
+           "samples": [f"x \\boxed{{{p.answer}}}", "y \\boxed{-1}"],
+           "meta": {"source": "synth", "split": "validation"}}  # fmt: skip
+    (tmp_path / "c.jsonl").write_text(json.dumps(row) + "\n")
+    (labelled,) = math_tasks.labelled_candidates(tmp_path / "c.jsonl", workers=1)
+    assert labelled.reference == p.solution
+    math_tasks.register_verifier_tasks("ref", str(tmp_path / "c.jsonl"), validation_percent=0)
+    for name in ("ref_verifier_pairs", "ref_contrastive_pairs"):
+        (ex,) = registry.get_task(name).examples("train")
+        assert ex["gen_targets"] == p.solution and ex["gen_inputs"] == prompts.ssft_prompt(
+            p.problem
+        )
+
+
+def test_synth_pair_tasks_carry_the_reference_solution():
+    refs = {p.problem: p.solution for p in problems.load_problems("synth", "validation")}
+    for name in ("synth_verifier_pairs", "synth_contrastive_pairs"):
+        for ex in registry.get_task(name).examples("validation")[:20]:
+            problem = ex["gen_inputs"][len("Problem: ") : -len("\nSolution: ")]
+            assert ex["gen_targets"] == refs[problem]

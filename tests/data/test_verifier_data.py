@@ -2,6 +2,8 @@
 
 import collections
 
+import pytest
+
 from mathft_jax.data import verifier_data
 from mathft_jax.data.verifier_data import LabelledSolutions
 
@@ -10,8 +12,8 @@ WORDS = ("correct", "incorrect")
 
 def _problems() -> list[LabelledSolutions]:
     return [
-        LabelledSolutions("a", "1+1?", ("2",), ("3", "4", "5", "6")),
-        LabelledSolutions("b", "2+2?", ("4", "04", "4.0"), ("5",)),
+        LabelledSolutions("a", "1+1?", ("2",), ("3", "4", "5", "6"), reference="1+1=2"),
+        LabelledSolutions("b", "2+2?", ("4", "04", "4.0"), ("5",), reference="2+2=4"),
         LabelledSolutions("c", "3+3?", (), ("7", "8")),  # no correct sample
         LabelledSolutions("d", "4+4?", ("8",), ()),  # no incorrect sample
     ]
@@ -66,3 +68,15 @@ def test_pairs_are_balanced_and_capped():
     pairs = verifier_data.verifier_pair_examples(_problems(), max_pairs_per_problem=2)
     assert len(pairs) == 4  # 2 per problem with both labels
     assert all(p["pos_targets"] == p["neg_targets"] for p in pairs)
+
+
+def test_pair_gen_groups_are_the_reference_solution():
+    # L_mle of Eq. 11 / 13 is Eq. 3 on the problem's reference solution, not a sampled one.
+    for build in (verifier_data.verifier_pair_examples, verifier_data.contrastive_pair_examples):
+        pairs = build(_problems(), max_pairs_per_problem=2)
+        assert sorted({(p["gen_inputs"], p["gen_targets"]) for p in pairs}) == [
+            ("Problem: 1+1?\nSolution: ", "1+1=2"),
+            ("Problem: 2+2?\nSolution: ", "2+2=4"),
+        ]
+        with pytest.raises(ValueError, match="no reference solution"):
+            build([LabelledSolutions("e", "5+5?", ("10",), ("11",))])

@@ -73,6 +73,7 @@ def test_decode_then_score_end_to_end(tmp_path):
         assert meta["checkpoint"] == str(model_dir) and meta["seed"] == 0
         assert (meta["temperature"], meta["top_p"], meta["top_k"]) == (0.6, 0.95, None)
         assert meta["prompt_template"] == prompts.ssft_prompt("{problem}")
+        assert meta["prompt_style"] == "ssft"
     assert any(r["samples"][0] != r["samples"][1] for r in records)
 
     before = out.read_text()

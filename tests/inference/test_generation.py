@@ -101,21 +101,37 @@ def test_decode_texts_strips_eos_and_cuts_at_stop():
 
 
 def test_kshot_prompt_layout_and_example_choice():
-    prompt = prompting.kshot_prompt("1+1?", [("2+2?", "$\\boxed{4}$")])
-    assert prompt == "Problem:\n2+2?\n\nSolution:\n$\\boxed{4}$\n\nProblem:\n1+1?\n\nSolution:\n"
-    pool = [(f"q{i}", f"\\boxed{{{i}}}") for i in range(10)] + [("long", "\\boxed{1}" + "x" * 700)]
+    # Minerva's MATH prompt (Lewkowycz et al. 2022, App. D): the solution, then a final-answer line.
+    prompt = prompting.kshot_prompt("1+1?", [("u", "2+2?", "$\\boxed{4}$", "4")])
+    assert prompt == (
+        "Problem:\n2+2?\n\nSolution:\n$\\boxed{4}$\n"
+        "Final Answer: The final answer is $4$. I hope it is correct.\n\n"
+        "Problem:\n1+1?\n\nSolution:\n"
+    )
+    pool = [(f"id{i}", f"q{i}", f"\\boxed{{{i}}}", str(i)) for i in range(10)]
+    pool.append(("idl", "long", "\\boxed{1}" + "x" * 700, "1"))
     picked = prompting.pick_kshot_examples(pool, 4, seed=3)
     assert picked == prompting.pick_kshot_examples(pool, 4, seed=3) and len(set(picked)) == 4
-    assert ("long", pool[-1][1]) not in picked
+    assert pool[-1] not in picked
     with pytest.raises(ValueError, match="k-shot needs k=11"):
         prompting.pick_kshot_examples(pool, 11)
     with pytest.raises(ValueError, match="build_prompt_fn.style"):
         prompting.build_prompt_fn(style="zero")
+    assert prompting.build_prompt_fn(style="ssft")[2] == {"prompt_style": "ssft"}
 
 
 def test_kshot_prompt_from_math_train(math_data_dir):
     pytest.importorskip("mathft_jax.data.problems")
-    prompt_fn, stops = prompting.build_prompt_fn(style="kshot", k=4)
+    from mathft_jax.data import problems  # noqa: PLC0415
+
+    prompt_fn, stops, meta = prompting.build_prompt_fn(style="kshot", k=4)
     prompt = prompt_fn("What is 1+1?")
     assert prompt.count("Problem:\n") == 5 and prompt.endswith("What is 1+1?\n\nSolution:\n")
+    assert prompt.count(". I hope it is correct.\n\nProblem:\n") == 4
     assert stops == (prompting.KSHOT_STOP,)
+    train = {p.unique_id: p for p in problems.load_problems("math", "train")}
+    assert meta["prompt_style"] == "kshot" and meta["prompt_format"] == "minerva"
+    assert meta["kshot_k"] == 4 and len(meta["kshot_ids"]) == 4
+    for uid in meta["kshot_ids"]:  # the recorded shots are the prompt's, from MATH train
+        shot = train[uid]
+        assert prompting.minerva_solution(shot.solution, shot.answer) in prompt

@@ -35,3 +35,27 @@ def test_verifier_stage_gets_verifier_feature_lengths(stage_gin, tmp_path):
 def test_verifier_feature_lengths_can_be_left_to_gin_files():
     binds = paper.verifier_stage_bindings(_cfg(verifier_feature_lengths=None), pathlib.Path("p"))
     assert not any(b.startswith("TASK_FEATURE_LENGTHS") for b in binds)
+
+
+def test_verifier_is_chosen_by_within_problem_auc_on_the_pools_validation_problems(tmp_path):
+    pool = tmp_path / "pool.jsonl"
+    cfg = _cfg(verifier_selection_bindings=["verifier_ranking_hook.max_len = 256"])
+    binds = paper.verifier_stage_bindings(cfg, pool)
+    gin.clear_config()
+    try:
+        files = ["verifier_xent.gin", cfg.model_gin, *cfg.common_gin_files]
+        gin_flags.setup_gin(paper._gin_args(files, ["MODEL_DIR = 'unused'", *binds]))
+        assert (
+            gin.query_parameter("ValidationConfig.best_metric") == "validation/within_problem_auc"
+        )
+        assert gin.query_parameter("ValidationConfig.best_mode") == "max"
+        assert gin.query_parameter("verifier_ranking_hook.candidates_path") == str(pool)
+        assert gin.query_parameter("verifier_ranking_hook.max_len") == 256
+    finally:
+        gin.clear_config()
+    plain = paper.verifier_stage_bindings(_cfg(verifier_selection="gin"), pool)
+    assert not any("verifier_ranking_hook" in b for b in plain)
+    contrastive = paper.verifier_stage_bindings(_cfg(verifier_task_kind="contrastive_pairs"), pool)
+    assert not any("verifier_ranking_hook" in b or "FEATURE_LENGTHS" in b for b in contrastive)
+    with pytest.raises(ValueError, match="verifier_selection"):
+        _cfg(verifier_selection="accuracy")

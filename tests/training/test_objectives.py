@@ -66,3 +66,23 @@ def test_flat_and_pair_kinds_refuse_the_other_batch(batches):
     )
     assert float(m["target_tokens"]) == batch["gen"]["decoder_loss_weights"].sum()
     assert float(loss) == float(m["mle"])
+
+
+def test_contrastive_mle_is_on_the_gen_group_the_reference(batches):
+    # Eq. 11's L_mle is Eq. 3 on the problem's reference solution (the gen group), not on the
+    # sampled correct solution of the pair (pos).
+    table, batch = batches
+    gen = batch["gen"]
+    mle, _ = losses.mle_loss(
+        table[gen["decoder_input_tokens"]], gen["decoder_target_tokens"],
+        gen["decoder_loss_weights"],
+    )  # fmt: skip
+    loss, m = objectives.compute_loss(
+        objectives.Objective("contrastive", 0.5, 0.3), bigram_logits, table, batch
+    )
+    assert float(m["mle"]) == pytest.approx(float(mle))
+    with pytest.raises(ValueError, match="'gen' group"):
+        objectives.compute_loss(
+            objectives.Objective("contrastive"), bigram_logits, table,
+            {"pos": batch["pos"], "neg": batch["neg"]},
+        )  # fmt: skip

@@ -1,5 +1,6 @@
 """The chain task: deterministic, disjoint splits, one small checked operation a step."""
 
+import pathlib
 import re
 
 import gin
@@ -57,3 +58,18 @@ def test_tasks_register_when_gin_asks_and_problems_load_with_the_gin_sizes(_clea
     ]
     with pytest.raises(ValueError, match="chain_task.kind"):
         chain_tasks.chain_task("verifier")
+
+
+def test_chain_gin_file_names_the_task_and_lengths_that_fit(_clean_gin):
+    gin.parse_config_file(str(pathlib.Path(__file__).resolve().parents[2] / "gin/data/chain.gin"))
+    assert gin.query_parameter("%MIXTURE_OR_TASK_NAME").scoped_configurable_fn() == "chain_ssft"
+    lengths = gin.query_parameter("%TASK_FEATURE_LENGTHS")
+    examples = get_task("chain_ssft").examples("validation")
+    assert len(examples) == 500
+    assert max(len(e["inputs"]) for e in examples) <= lengths["inputs"]
+    assert max(len(e["targets"]) + 1 for e in examples) <= lengths["targets"]  # + EOS
+    verifier = gin.query_parameter("%VERIFIER_FEATURE_LENGTHS")["inputs"]
+    longest = max(
+        len(prompts.verifier_prompt(e.problem, e.solution)) for e in chain.generate("test")
+    )
+    assert longest + (72 - 64) <= verifier  # a sample may run to max_decode_len 72, not just 64

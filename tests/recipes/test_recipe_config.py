@@ -39,9 +39,11 @@ def test_math_recipe_needs_a_base_checkpoint_and_tokenizer_and_passes_them_on():
 def test_smoke_recipe_is_synthetic_and_selects_generators_by_greedy_pass_at_1():
     gin_flags.setup_gin(["--gin_file=recipe_smoke.gin"])
     cfg = paper.RecipeConfig()
-    assert cfg.source == "synth" and cfg.base_checkpoint is None and cfg.tokenizer is None
+    assert cfg.source == "chain" and cfg.base_checkpoint is None and cfg.tokenizer is None
+    assert cfg.common_gin_files == ["data/chain.gin"]
+    assert cfg.test_problems >= 300 and cfg.test_num_samples == 16  # issue 12: CIs of ~+-0.05
     assert cfg.job_bindings() == list(cfg.common_bindings)
-    assert "greedy_pass_at_1_hook.source = 'synth'" in cfg.generator_bindings()
+    assert "greedy_pass_at_1_hook.source = 'chain'" in cfg.generator_bindings()
 
 
 def test_bad_recipe_settings_name_the_field():

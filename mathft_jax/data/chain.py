@@ -5,12 +5,15 @@
 
 A start value in [10, 99] then 3-6 steps of `+d` / `-d` (d in 2-9; the running value stays in
 [10, 99]). Every step is one operation on a two-digit and a one-digit number, written out with its
-result, so:
-  - a model's error is a slip in one step (a carry or a borrow), local and checkable from that line
-    alone: a verifier learns to redo one `a+d=c`;
-  - a slip moves every later running value, so wrong final answers scatter over many values while
-    right ones agree: majority voting beats one sample (the `synth` task's errors were systematic:
-    wrong samples agreed and Maj1@16 stayed at the mean sample accuracy).
+result, so a model's error is a slip in one step, local and checkable from that line alone, and a
+slip moves every later running value. The hope was that wrong final answers would scatter while right
+ones agree, so majority voting beats one sample. Measured (gin/recipe_smoke.gin, tiny model, 300
+validation problems x 16 samples): they scatter only partly. The slips are units digits off by one at
+carry/borrow steps (-1: 1759, +1: 1197, -2: 225 of 3472 first slips on 1024 training problems),
+concentrated on a problem's one or two hard steps, so a problem's wrong samples mostly agree on one
+wrong value (2.3 distinct answers per problem): Maj1@16 0.699 vs mean sample accuracy 0.633 after 700
+SSFT steps, 0.973 vs 0.959 at greedy 0.98 and 0.482 vs 0.450 at greedy 0.53 (steps 800, 600 of a
+1000-step run); Maj4@16 0.95 at 700 steps.
 Problem plus solution stay under ~100 bytes (byte vocabulary: the smoke model trains in minutes).
 
 Splits are disjoint by problem text (`synthetic.split_of`: a hash of the text), example `i` of a

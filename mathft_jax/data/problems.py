@@ -1,4 +1,4 @@
-"""Problems for decoding and evaluation: `load_problems("math" | "synth", split)`.
+"""Problems for decoding and evaluation: `load_problems("math" | "synth" | "chain", split)`.
 
 MATH splits follow Lightman et al. (`splits.py`): test = the 500 (in MATH-500 order), validation =
 500 hashed out of the other 12,000, train = the remaining 11,500. Problems whose solution has no
@@ -16,7 +16,7 @@ import gin
 from mathft_jax.data import paths, readers, splits, synthetic
 
 log = logging.getLogger(__name__)
-SOURCES = ("math", "synth")
+SOURCES = ("math", "synth", "chain")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,10 +61,11 @@ def load_problems(
     """The problems of a split.
 
     Args:
-      source: "math" (MATHFT_DATA_DIR or `data_dir`) or "synth" (built in, seeded).
+      source: "math" (MATHFT_DATA_DIR or `data_dir`), "synth" or "chain" (built in, seeded).
       split: "train", "validation" or "test".
-      synth_seed, num_examples: for "synth", the generator seed and split size (default: the
-        gin-bound `synth_problems` split); for "math", `num_examples` keeps the first n.
+      synth_seed, num_examples: for "synth" and "chain", the generator seed and split size
+        (default: the gin-bound `synth_problems` / `chain_tasks.chain_problems` split); for "math",
+        `num_examples` keeps the first n.
     """
     if split not in ("train", "validation", "test"):
         raise ValueError(f'split must be "train", "validation" or "test", got {split!r}')
@@ -73,6 +74,14 @@ def load_problems(
             examples = synth_problems(split)
         else:
             examples = synthetic.generate(split, num_examples, synth_seed)
+        return [Problem(e.unique_id, e.problem, e.answer, e.solution) for e in examples]
+    if source == "chain":  # the smoke task (data/chain.py); sizes bound in gin like synth's
+        from mathft_jax.data import chain, chain_tasks  # noqa: PLC0415
+
+        if num_examples is None:
+            examples = chain_tasks.chain_problems(split)
+        else:
+            examples = chain.generate(split, num_examples, synth_seed)
         return [Problem(e.unique_id, e.problem, e.answer, e.solution) for e in examples]
     if source != "math":
         raise ValueError(f"source must be one of {SOURCES}, got {source!r}")

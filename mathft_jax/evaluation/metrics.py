@@ -17,6 +17,9 @@ Metric names (keys of the dicts returned by `problem_metrics`):
   scr{k}        SCR-K: the highest-scored sample among the samples of the top-K clusters is correct
   weighted_vote the cluster with the largest sum of verifier scores is correct
   cost_rerank_all, cost_scr{k}  samples the verifier must score (expected, under the tie rule).
+`within_auc` (not in those dicts: undefined on problems whose samples are all right or all wrong)
+is the verifier's AUC among one problem's samples; `summary` averages it over the problems where
+it is defined.
 SCR scores every sample of the top-K clusters (the paper's procedure), not one per distinct answer.
 Samples without an answer are scored by re-rank-all (and are wrong if picked) but never by SCR.
 SCR-1 equals Maj1@N: correctness is per cluster, so re-ranking inside one cluster cannot change it.
@@ -208,6 +211,17 @@ def scr_at_k(
     lower, knowing those clusters were not drawn).
     """
     return _scr(_table(assignment, scores), cluster_correct, k)
+
+
+def within_auc(scores: Sequence[float], correct: Sequence[bool]) -> float | None:
+    """AUC of verifier scores inside one problem: P(a correct sample outscores a wrong one), ties
+    counting half (Mann-Whitney). None when the problem has no correct or no wrong sample."""
+    pos = [float(s) for s, c in zip(scores, correct) if c]
+    neg = [float(s) for s, c in zip(scores, correct) if not c]
+    if not pos or not neg:
+        return None
+    wins = sum((p > q) + 0.5 * (p == q) for p in pos for q in neg)
+    return wins / (len(pos) * len(neg))
 
 
 def problem_metrics(

@@ -7,6 +7,9 @@ Layout of the returned dict (all accuracies in [0, 1], means over problems with 
   pass_at_k        {"k": {mean, ...}}   unbiased estimator on the whole pool
   by_n             {"n": {"metric": {mean, ci95_low, ci95_high}}}   see metrics.py for names;
                    values at n < pool size are averaged over `num_subsets` seeded subsets
+  verifier_within_auc  {mean, ..., num_problems}  the verifier's AUC among one problem's samples
+                   (metrics.within_auc), averaged over the problems with both correct and wrong
+                   samples (only with verifier scores)
   clustering       distinct answers, clusters, no-answer rate, is_equiv calls (per problem)
   per_problem      full-pool metrics of each problem
 """
@@ -63,6 +66,41 @@ def check_sizes(graded: Sequence[GradedProblem], ns: Sequence[int], ks: Sequence
     if any(k < 1 for k in ks):
         raise ValueError(f"--k values must be >= 1, got {list(ks)}")
     return pool
+
+
+def within_problem_auc(graded: Sequence[GradedProblem]) -> dict[str, Any]:
+    """Mean over problems with both correct and wrong samples of the verifier's AUC among that
+    problem's samples, with its 95% CI and the number of such problems. It measures ranking
+    solutions of one problem (what re-ranking and SCR need), not telling easy problems from hard.
+    """
+    aucs = []
+    for p in graded:
+        if p.scores is None:
+            continue
+        auc = metrics.within_auc(p.scores, metrics.sample_correct(p.assignment, p.cluster_correct))
+        if auc is not None:
+            aucs.append(auc)
+    if not aucs:
+        return {"mean": float("nan"), "ci95_low": None, "ci95_high": None, "num_problems": 0}
+    return {**metrics.mean_ci(aucs), "num_problems": len(aucs)}
+
+
+def paired_difference(
+    a: Sequence[dict[str, Any]], b: Sequence[dict[str, Any]], key: str
+) -> dict[str, Any]:
+    """Mean of b[key] - a[key] over the problems both `per_problem` lists hold (by unique_id),
+    with its 95% CI (paired over problems) and the number of problems."""
+    by_id = {row["unique_id"]: row for row in a}
+    diffs = [
+        float(row[key]) - float(by_id[row["unique_id"]][key])
+        for row in b
+        if row["unique_id"] in by_id
+        and row.get(key) is not None
+        and by_id[row["unique_id"]].get(key) is not None
+    ]
+    if not diffs:
+        raise ValueError(f"paired_difference: no problem has {key!r} in both results")
+    return {**metrics.mean_ci(diffs, clip01=False), "num_problems": len(diffs)}
 
 
 def summarize(
@@ -164,6 +202,7 @@ def summarize(
         "mean_sample_accuracy": metrics.mean_ci([r["mean_acc"] for r in per_problem]),
         "pass_at_k": pass_k,
         "by_n": by_n,
+        **({"verifier_within_auc": within_problem_auc(graded)} if has_scores else {}),
         "clustering": {
             "distinct_answers_per_problem": float(
                 np.mean([p.num_distinct_answers for p in graded])

@@ -454,23 +454,59 @@ def _write_report(result: dict[str, Any], out_dir: epath.Path, title: str) -> No
             file.copy(out_dir / file.name, overwrite=True)
 
 
+def _cell(stat: dict[str, Any] | None) -> str:
+    """`mean [low, high]` (the 95% CI), `mean` alone without one, `-` when absent."""
+    if not stat or stat.get("mean") is None or stat["mean"] != stat["mean"]:
+        return "-"
+    text = f"{stat['mean']:.3f}"
+    if stat.get("ci95_low") is not None:
+        text += f" [{stat['ci95_low']:.2f}, {stat['ci95_high']:.2f}]"
+    return text
+
+
+# Paired differences the table reports between the first two generators (key, title).
+DIFF_KEYS = (("greedy_correct", "Pass@1"), ("mean_acc", "mean sample acc."), ("maj1", "Maj1@N"))
+
+
 def paper_table(results: dict[str, dict[str, Any]], ks: Sequence[int]) -> str:
-    """The smoke run's headline table: one row per generator, metrics at the full pool size N."""
-    cols = ["Pass@1", "Maj1@N"] + [f"Maj{k}@N" for k in ks if k != 1] + ["Pass@N", "re-rank all"]
-    cols += [f"SCR-{k}" for k in ks]
+    """The smoke run's headline table: one row per generator, metrics at the full pool size N, each
+    with its 95% CI; then the second generator minus the first, paired over problems."""
+    cols = ["Pass@1", "mean sample acc.", "Maj1@N"] + [f"Maj{k}@N" for k in ks if k != 1]
+    cols += ["Pass@N", "re-rank all"] + [f"SCR-{k}" for k in ks] + ["verifier AUC within"]
     lines = ["| model | N | " + " | ".join(cols) + " |", "|---" * (len(cols) + 2) + "|"]
     for model, result in results.items():
         n = str(max(result["ns"]))
         row = result["by_n"][n]
-        values = [result["pass1"]["mean"], row["maj1"]["mean"]]
-        values += [row[f"maj{k}"]["mean"] for k in ks if k != 1]
-        values += [row["pass@n"]["mean"], row.get("rerank_all", {}).get("mean", float("nan"))]
-        values += [row.get(f"scr{k}", {}).get("mean", float("nan")) for k in ks]
-        lines.append(f"| {model} | {n} | " + " | ".join(f"{v:.3f}" for v in values) + " |")
-    pass1_kind = next(iter(results.values()))["pass1"]["kind"]
+        stats = [result["pass1"], result.get("mean_sample_accuracy"), row["maj1"]]
+        stats += [row[f"maj{k}"] for k in ks if k != 1]
+        stats += [row["pass@n"], row.get("rerank_all")] + [row.get(f"scr{k}") for k in ks]
+        stats.append(result.get("verifier_within_auc"))
+        lines.append(f"| {model} | {n} | " + " | ".join(_cell(s) for s in stats) + " |")
+    first = next(iter(results.values()))
     lines.append("")
-    lines.append(f"Pass@1 is {pass1_kind}; SCR-K re-ranks only the samples of the top-K clusters.")
+    lines.append(
+        f"{first.get('num_problems', '?')} problems; mean [95% CI over problems]. Pass@1 is "
+        f"{first['pass1']['kind']}; mean sample acc. is the fraction of correct samples; SCR-K "
+        "re-ranks only the samples of the top-K clusters; verifier AUC within: mean over problems "
+        "with right and wrong samples of the AUC of verifier scores among that problem's samples."
+    )
+    if len(results) >= 2 and all("per_problem" in r for r in results.values()):
+        (name_a, a), (name_b, b) = list(results.items())[:2]
+        n = str(max(a["ns"]))
+        keys = [*DIFF_KEYS, *[(f"scr{k}", f"SCR-{k}") for k in ks[-1:]]]
+        keys = [(key, title) for key, title in keys if a["per_problem"][0].get(key) is not None]
+        cells = [
+            f"{title} {_signed(summary.paired_difference(a['per_problem'], b['per_problem'], key))}"
+            for key, title in keys
+        ]
+        lines.append(
+            f"{name_b} - {name_a} (paired over problems, N = {n}, 95% CI): " + "; ".join(cells)
+        )
     return "\n".join(lines) + "\n"
+
+
+def _signed(stat: dict[str, Any]) -> str:
+    return f"{stat['mean']:+.3f} [{stat['ci95_low']:+.2f}, {stat['ci95_high']:+.2f}]"
 
 
 def run_recipe(cfg: RecipeConfig) -> str:

@@ -39,9 +39,11 @@ def test_math_recipe_needs_a_base_checkpoint_and_tokenizer_and_passes_them_on():
 def test_smoke_recipe_is_synthetic_and_selects_generators_by_greedy_pass_at_1():
     gin_flags.setup_gin(["--gin_file=recipe_smoke.gin"])
     cfg = paper.RecipeConfig()
-    assert cfg.source == "synth" and cfg.base_checkpoint is None and cfg.tokenizer is None
+    assert cfg.source == "chain" and cfg.base_checkpoint is None and cfg.tokenizer is None
+    assert cfg.common_gin_files == ["data/chain.gin"]
+    assert cfg.test_problems >= 300 and cfg.test_num_samples == 16  # issue 12: CIs of ~+-0.05
     assert cfg.job_bindings() == list(cfg.common_bindings)
-    assert "greedy_pass_at_1_hook.source = 'synth'" in cfg.generator_bindings()
+    assert "greedy_pass_at_1_hook.source = 'chain'" in cfg.generator_bindings()
 
 
 def test_bad_recipe_settings_name_the_field():
@@ -58,15 +60,36 @@ def test_bad_recipe_settings_name_the_field():
     ]
 
 
-def test_paper_table_has_a_row_per_generator_at_the_full_pool_size():
-    metric = {"mean": 0.5}
-    row = {"maj1": metric, "maj2": metric, "pass@n": {"mean": 0.75}, "rerank_all": metric,
-           "scr1": metric, "scr2": {"mean": 0.625}}  # fmt: skip
-    result = {"ns": [1, 4], "by_n": {"4": row}, "pass1": {"mean": 0.25, "kind": "greedy"}}
-    table = paper.paper_table({"ssft": result, "multitask": result}, ks=[1, 2])
+def test_paper_table_has_a_row_per_generator_at_the_full_pool_size_with_cis_and_the_difference():
+    def stat(mean, half=0.1):
+        return {"mean": mean, "ci95_low": mean - half, "ci95_high": mean + half}
+
+    row = {"maj1": stat(0.5), "maj2": stat(0.5), "pass@n": stat(0.75), "rerank_all": stat(0.5),
+           "scr1": stat(0.5), "scr2": stat(0.625)}  # fmt: skip
+    per_problem = [
+        {"unique_id": "p1", "greedy_correct": False, "mean_acc": 0.25, "maj1": 0.0, "scr2": 0.0},
+        {"unique_id": "p2", "greedy_correct": True, "mean_acc": 0.5, "maj1": 1.0, "scr2": 1.0},
+    ]
+    ssft = {"ns": [1, 4], "by_n": {"4": row}, "pass1": {**stat(0.25), "kind": "greedy"},
+            "mean_sample_accuracy": stat(0.375), "verifier_within_auc": stat(0.75),
+            "num_problems": 2, "per_problem": per_problem}  # fmt: skip
+    better = [{**p, "maj1": 1.0, "greedy_correct": True} for p in per_problem]
+    multitask = {**ssft, "per_problem": better, "verifier_within_auc": {"mean": float("nan")}}
+    table = paper.paper_table({"ssft": ssft, "multitask": multitask}, ks=[1, 2])
     lines = table.splitlines()
     assert lines[0] == (
-        "| model | N | Pass@1 | Maj1@N | Maj2@N | Pass@N | re-rank all | SCR-1 | SCR-2 |"
+        "| model | N | Pass@1 | mean sample acc. | Maj1@N | Maj2@N | Pass@N | re-rank all | SCR-1 "
+        "| SCR-2 | verifier AUC within |"
     )
-    assert lines[2] == "| ssft | 4 | 0.250 | 0.500 | 0.500 | 0.750 | 0.500 | 0.500 | 0.625 |"
-    assert lines[3].startswith("| multitask | 4 |") and "Pass@1 is greedy" in table
+    assert lines[2] == (
+        "| ssft | 4 | 0.250 [0.15, 0.35] | 0.375 [0.28, 0.47] | 0.500 [0.40, 0.60] "
+        "| 0.500 [0.40, 0.60] | 0.750 [0.65, 0.85] | 0.500 [0.40, 0.60] | 0.500 [0.40, 0.60] "
+        "| 0.625 [0.53, 0.72] | 0.750 [0.65, 0.85] |"
+    )
+    assert lines[3].startswith("| multitask | 4 |") and lines[3].endswith("| - |")
+    assert "Pass@1 is greedy" in table and "2 problems" in table
+    # multitask - ssft, paired: Pass@1 and Maj1 each gain one problem of two (+0.5, CI +-Z95*0.5).
+    diff = lines[-1]
+    assert diff.startswith("multitask - ssft (paired over problems, N = 4, 95% CI): ")
+    assert "Pass@1 +0.500 [-0.48, +1.48]" in diff and "Maj1@N +0.500 [-0.48, +1.48]" in diff
+    assert "mean sample acc. +0.000 [+0.00, +0.00]" in diff and "SCR-2 +0.000" in diff

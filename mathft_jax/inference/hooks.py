@@ -17,6 +17,7 @@ from typing import Any
 
 import gin
 
+from mathft_jax.evaluation import metrics
 from mathft_jax.inference import decoding, generation
 from mathft_jax.inference.prompting import PromptFn
 from mathft_jax.inference.sampling import SamplingConfig
@@ -142,17 +143,17 @@ def stratified_sample(items: Sequence[Any], n: int | None, seed: int = 0) -> lis
 
 
 def within_problem_auc(scores: Sequence[tuple[Sequence[float], Sequence[float]]]) -> float:
-    """Mean over problems of P(score of a correct sample > score of an incorrect one), ties 1/2.
+    """Mean over problems of P(score of a correct sample > score of an incorrect one), ties 1/2
+    (`evaluation.metrics.within_auc` per problem, the same measure evaluate reports).
 
     `scores`: per problem, (scores of its correct samples, scores of its incorrect samples);
     problems lacking either label are skipped. NaN when none has both.
     """
     aucs = []
     for good, bad in scores:
-        if not good or not bad:
-            continue
-        wins = sum((g > b) + 0.5 * (g == b) for g in good for b in bad)
-        aucs.append(wins / (len(good) * len(bad)))
+        auc = metrics.within_auc([*good, *bad], [True] * len(good) + [False] * len(bad))
+        if auc is not None:
+            aucs.append(auc)
     return sum(aucs) / len(aucs) if aucs else float("nan")
 
 

@@ -17,6 +17,7 @@ INSTALL_REQUIRES = [
     "sentencepiece>=0.2,<0.3",
     "matplotlib>=3.8,<3.12",
     "tensorboardX>=2.6,<2.7",
+    "gguf>=0.10,<0.20",  # GGUF checkpoint import (models/gguf_io.py)
 ]
 
 EXTRAS_REQUIRE = {
@@ -29,6 +30,7 @@ EXTRAS_REQUIRE = {
         "import-linter>=2.1,<3",
         "torch==2.13.0",
         "transformers>=4.45,<6",
+        "accelerate>=1.0,<2",  # transformers needs it to load a GGUF (reference side only)
     ],
 }
 

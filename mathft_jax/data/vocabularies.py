@@ -119,7 +119,8 @@ class HFTokenizerVocabulary(seqio.Vocabulary):
         return self._bos_id
 
     @property
-    def pad_id(self) -> int:
+    def framing_pad_id(self) -> int:
+        """The tokenizer's pad token (else EOS); `pad_id` stays 0, the batch arrays' padding."""
         return self._pad_id
 
     def encode_many(self, texts: Sequence[str]) -> list[list[int]]:
@@ -191,7 +192,7 @@ def get_vocabulary(
 def framing(vocab: seqio.Vocabulary) -> Framing:
     """The framing rule of `vocab` (module docstring)."""
     if isinstance(vocab, HFTokenizerVocabulary):
-        return Framing(begin_id=vocab.bos_id, eos_id=vocab.eos_id, pad_id=vocab.pad_id)
+        return Framing(begin_id=vocab.bos_id, eos_id=vocab.eos_id, pad_id=vocab.framing_pad_id)
     if vocab.pad_id != 0:
         raise ValueError(
             f"{vocab}: id 0 is not padding (pad_id={vocab.pad_id}) and no BOS is known; the "

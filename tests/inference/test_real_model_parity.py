@@ -231,10 +231,10 @@ def test_ssft_steps_then_export_loads_in_transformers_with_our_logits(real, tmp_
     hf_io.save_hf_checkpoint(tmp_path / "out", cfg, trained)
     ids = list(vocab.encode("Problem: What is $2+3$?\nSolution: "))
     ours = np.asarray(
-        model.apply({"params": trained}, jnp.asarray([ids]), jnp.arange(len(ids))[None])
+        model.apply({"params": trained}, jnp.asarray([ids]), jnp.arange(len(ids))[None])[0]
     )
     base = np.asarray(
-        model.apply({"params": params}, jnp.asarray([ids]), jnp.arange(len(ids))[None])
+        model.apply({"params": params}, jnp.asarray([ids]), jnp.arange(len(ids))[None])[0]
     )
     reloaded = transformers.AutoModelForCausalLM.from_pretrained(
         str(tmp_path / "out"), dtype=torch.float32

@@ -91,10 +91,10 @@ def smollm2_converted() -> pathlib.Path:
     from mathft_jax.models import gguf_io  # noqa: PLC0415
 
     gguf = smollm2_gguf()
-    out = cache_dir() / "smollm2" / "converted"
+    out = cache_dir() / "smollm2" / "converted-2"
     if (out / "DONE").is_file():
         return out
-    tmp = out.with_name("converted.tmp")
+    tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     gguf_io.convert_gguf(gguf, tmp)
     (tmp / "DONE").write_text(str(gguf) + "\n")

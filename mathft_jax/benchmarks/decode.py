@@ -72,7 +72,7 @@ def real_checkpoint() -> str:
     from mathft_jax.recipes import real_model  # noqa: PLC0415
 
     cache = os.environ.get("MATHFT_ARTIFACT_CACHE", os.path.expanduser("~/.cache/mathft_jax"))
-    out = pathlib.Path(cache) / "smollm2" / "converted"
+    out = pathlib.Path(cache) / "smollm2" / "converted-2"
     if not (out / "DONE").is_file():
         gguf_io.convert_gguf(real_model.fetch_smollm2_gguf(cache), out)
         (out / "DONE").write_text("benchmark\n")

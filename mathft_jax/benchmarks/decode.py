@@ -22,6 +22,10 @@ the prompt's cache (`transformer.share_prefix`; HF copies and reads it N times),
 longer slices each layer's weights and cache out of the layer stack (`unstack_layers`, a fifth of
 the 100m step), and top-p sampling is exact rejection sampling (one pass over the vocabulary instead
 of 31). What is left on the tiny step is mostly per-operation overhead of 64 x 128-wide products.
+smollm2 (real SmolLM2-135M weights, prompt 128, 64 x 32 new tokens), one repeat on a loaded machine
+(2026-12-02, load ~10-20): 128.9 vs 13.8 tokens/s = 9.36x, but other processes used 21 s of CPU in
+the JAX window and 187 s in the HF one, so that ratio overstates; rerun with --repeats 3 on a quiet
+machine before quoting it.
 """
 
 import argparse

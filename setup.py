@@ -17,6 +17,7 @@ INSTALL_REQUIRES = [
     "sentencepiece>=0.2,<0.3",
     "matplotlib>=3.8,<3.12",
     "tensorboardX>=2.6,<2.7",
+    "gguf>=0.10,<0.20",  # GGUF checkpoint import (models/gguf_io.py)
 ]
 
 EXTRAS_REQUIRE = {
@@ -32,6 +33,7 @@ EXTRAS_REQUIRE = {
         # Compile-only TPU devices for `python -m mathft_jax.plan` and tests/planning: the libtpu
         # that `jax[tpu]` pins for the jax installed here (jax 0.10.2 -> libtpu 0.0.42.1).
         "libtpu==0.0.42.1",
+        "accelerate>=1.0,<2",  # transformers needs it to load a GGUF (reference side only)
     ],
 }
 

@@ -14,14 +14,17 @@ from mathft_jax.locks import LockHeldError
 
 
 def main(argv: Sequence[str]) -> None:
-    from mathft_jax.recipes import paper  # noqa: PLC0415
+    from mathft_jax.recipes import paper, real_model  # noqa: PLC0415
 
     try:
         setup_gin(argv[1:], finalize=True)
     except GinBindingError as err:  # one line naming the binding, not a traceback
         raise SystemExit(f"error: {err}") from None
     try:
-        paper.run_recipe(paper.RecipeConfig())
+        if real_model.recipe_job() == "real_model":  # gin/real_model_smollm2.gin
+            real_model.run_real_model_job()
+        else:
+            paper.run_recipe(paper.RecipeConfig())
     except LockHeldError as err:  # another recipe runs in WORK_DIR: name it, no traceback
         raise SystemExit(f"error: {err}") from None
 

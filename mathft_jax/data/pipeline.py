@@ -33,6 +33,7 @@ class Tokenized:
 
     groups: tuple[str, ...]
     examples: list[tuple[TokenPair, ...]]
+    begin_id: int | None = 0  # the vocabulary's Framing.begin_id (feature_converters.convert_rows)
 
 
 _CACHE: dict[tuple, Tokenized] = {}
@@ -60,7 +61,8 @@ def tokenize_split(task_name: str, split: str, vocabulary: seqio.Vocabulary) -> 
             examples.append(tuple(row))
         if not examples:
             raise ValueError(f"task {task_name!r} split {split!r} has no examples")
-        _CACHE[key] = Tokenized(task.groups, examples)
+        begin_id = vocabularies.framing(vocabulary).begin_id
+        _CACHE[key] = Tokenized(task.groups, examples, begin_id)
     return _CACHE[key]
 
 
@@ -126,7 +128,7 @@ def batch_iterator(
     if not examples:
         raise ValueError(f"{task_name}/{split}: every example was dropped as overlong")
     return _iterate(examples, data.groups, lengths, batch_size, seed, shuffle, repeat, pack,
-                    shard_index, num_shards, start_step)  # fmt: skip
+                    shard_index, num_shards, start_step, data.begin_id)  # fmt: skip
 
 
 def _apply_overlong(
@@ -150,7 +152,7 @@ def _apply_overlong(
 
 
 def _iterate(examples, groups, lengths, batch_size, seed, shuffle, repeat, pack, shard_index,
-             num_shards, start_step) -> Iterator[dict]:  # fmt: skip
+             num_shards, start_step, begin_id=0) -> Iterator[dict]:  # fmt: skip
     n = len(examples)
     (only_group,) = groups if len(groups) == 1 else (None,)
     row_length = {g: sum(lengths[g]) for g in groups}
@@ -198,7 +200,9 @@ def _iterate(examples, groups, lengths, batch_size, seed, shuffle, repeat, pack,
         )  # all-padding rows, only at the end of repeat=False
         local = rows[shard_index::num_shards]
         batch = {
-            g: fc.convert_rows([[examples[i][k] for i in row] for row in local], row_length[g])
+            g: fc.convert_rows(
+                [[examples[i][k] for i in row] for row in local], row_length[g], begin_id
+            )
             for k, g in enumerate(groups)
         }
         yield batch[only_group] if only_group is not None else batch

@@ -4,8 +4,20 @@ Qwen2.5) and SentencePiece `.model` (Gemma).
 Id 0 is the padding id in every batch array (WORKSPACE.md); for HF vocabularies whose id 0 is a real
 token (Llama 3's "!"), padding is told apart by `decoder_segment_ids == 0`, never by token value.
 EOS is appended to every target by the pipeline, so each vocabulary must name one.
+
+Sequence framing (`framing(vocab) -> Framing`), one rule per vocabulary kind:
+- begin: the tokenizer's BOS when its own encoder adds one (Gemma `<bos>`) or its
+  `tokenizer_config.json` names one without `add_bos_token: false` (Llama 3 `<|begin_of_text|>`);
+  nothing when it has none or says not to add it (Qwen, SmolLM2); the T5X shift-right 0 only for
+  vocabularies whose id 0 is padding (byte, SentencePiece with pad 0).
+- end: the tokenizer's EOS (`tokenizer_config.json` `eos_token`, e.g. an end-of-turn token where the
+  tokenizer is configured so), else the first of `_EOS_CANDIDATES`; `get_vocabulary.eos_token` wins.
+- pad: the tokenizer's pad token, else its EOS; padded slots are masked (segment id 0), never read.
 """
 
+import dataclasses
+import json
+import os
 from collections.abc import Sequence
 
 import gin
@@ -17,8 +29,28 @@ import tensorflow as tf
 _EOS_CANDIDATES = ("<|end_of_text|>", "<|endoftext|>", "<eos>", "</s>", "<|im_end|>")
 
 
+@dataclasses.dataclass(frozen=True)
+class Framing:
+    """How a token sequence is framed for a model (module docstring).
+
+    `begin_id`: the id the model reads first (prepended to every sequence: the feature converter's
+    first input, decode's and score's first prompt token), or None when nothing is prepended (then
+    the first text token is read first and never predicted). `eos_id` ends targets and stops
+    decoding; `pad_id` fills decode's left padding and finished rows.
+    """
+
+    begin_id: int | None
+    eos_id: int
+    pad_id: int
+
+
 class HFTokenizerVocabulary(seqio.Vocabulary):
-    """A HuggingFace `tokenizers` tokenizer.json as a seqio vocabulary (no BOS added; EOS by name)."""
+    """A HuggingFace `tokenizers` tokenizer.json as a seqio vocabulary.
+
+    `encode` adds no special tokens; the special tokens of the framing come from the tokenizer's
+    own encoder (BOS: what `encode(text, add_special_tokens=True)` puts first) and from
+    `tokenizer_config.json` beside the file (eos_token, pad_token) when there is one.
+    """
 
     def __init__(self, path: str, eos_token: str | None = None, extra_ids: int = 0):
         from tokenizers import Tokenizer  # noqa: PLC0415 (heavy, only when used)
@@ -28,19 +60,78 @@ class HFTokenizerVocabulary(seqio.Vocabulary):
             self._tokenizer = Tokenizer.from_file(self.path)
         except Exception as err:  # tokenizers raises a bare Exception on a bad file
             raise ValueError(f"{self.path}: not a readable tokenizer.json ({err})") from err
-        names = (eos_token,) if eos_token else _EOS_CANDIDATES
+        config_file = os.path.join(os.path.dirname(self.path), "tokenizer_config.json")
+        config = {}
+        if os.path.isfile(config_file):
+            config = json.loads(open(config_file, encoding="utf-8").read())
+        self.config_file = config_file if config else None
+
+        def token_name(key: str) -> str | None:
+            value = config.get(key)
+            return value.get("content") if isinstance(value, dict) else value
+
+        configured = token_name("eos_token")
+        names = (eos_token,) if eos_token else ((configured,) if configured else _EOS_CANDIDATES)
         ids = [self._tokenizer.token_to_id(n) for n in names]
         found = [i for i in ids if i is not None]
         if not found:
+            where = f" (named by {config_file})" if configured and not eos_token else ""
             raise ValueError(
-                f"{self.path}: no EOS token among {names}; bind get_vocabulary.eos_token in gin"
+                f"{self.path}: no EOS token among {names}{where}; the framing needs one: bind "
+                "get_vocabulary.eos_token in gin"
             )
         self._eos_id = int(found[0])
+        pad = token_name("pad_token")
+        pad_id = self._tokenizer.token_to_id(pad) if pad else None
+        if pad and pad_id is None:
+            raise ValueError(
+                f"{self.path}: pad_token {pad!r} of {config_file} is not in the vocabulary"
+            )
+        self._pad_id = self._eos_id if pad_id is None else int(pad_id)
+        # BOS: whatever the tokenizer's own encoder puts before the text.
+        plain = self._tokenizer.encode("a", add_special_tokens=False).ids
+        full = self._tokenizer.encode("a", add_special_tokens=True).ids
+        prefix = full[: len(full) - len(plain)] if full[-len(plain) :] == plain else []
+        if len(prefix) > 1:
+            raise ValueError(f"{self.path}: the encoder adds {len(prefix)} tokens before text")
+        self._bos_id = int(prefix[0]) if prefix else None
+        # A configured BOS the encoder does not add (Llama 3's first tokenizer.json revision: its
+        # post-processor lost the BOS template) still begins every sequence unless
+        # add_bos_token is false (SmolLM2: bos <|im_start|>, add_bos_token false).
+        bos = token_name("bos_token")
+        if self._bos_id is None and bos and config.get("add_bos_token", True) is not False:
+            bos_id = self._tokenizer.token_to_id(bos)
+            if bos_id is None:
+                raise ValueError(
+                    f"{self.path}: bos_token {bos!r} of {config_file} is not in the vocabulary; "
+                    "the framing begins every sequence with it"
+                )
+            self._bos_id = int(bos_id)
         super().__init__(extra_ids=extra_ids)
 
     @property
     def eos_id(self) -> int:
         return self._eos_id
+
+    @property
+    def bos_id(self) -> int | None:
+        """The id the tokenizer's own encoder begins every text with, or None."""
+        return self._bos_id
+
+    @property
+    def framing_pad_id(self) -> int:
+        """The tokenizer's pad token (else EOS); `pad_id` stays 0, the batch arrays' padding."""
+        return self._pad_id
+
+    def encode_many(self, texts: Sequence[str]) -> list[list[int]]:
+        """`encode` of many texts at once (the tokenizer's parallel batch encoder)."""
+        return [e.ids for e in self._tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+
+    def decode_many(self, ids: Sequence[Sequence[int]]) -> list[str]:
+        """`decode` of many id lists (each cut at EOS) at once."""
+        cut = [list(map(int, x)) for x in ids]
+        cut = [x[: x.index(self._eos_id)] if self._eos_id in x else x for x in cut]
+        return self._tokenizer.decode_batch(cut, skip_special_tokens=False)
 
     @property
     def unk_id(self) -> int | None:
@@ -96,6 +187,18 @@ def get_vocabulary(
     if kind == "sentencepiece":
         return seqio.SentencePieceVocabulary(path)
     raise ValueError(f'get_vocabulary.kind must be "byte", "hf" or "sentencepiece", got {kind!r}')
+
+
+def framing(vocab: seqio.Vocabulary) -> Framing:
+    """The framing rule of `vocab` (module docstring)."""
+    if isinstance(vocab, HFTokenizerVocabulary):
+        return Framing(begin_id=vocab.bos_id, eos_id=vocab.eos_id, pad_id=vocab.framing_pad_id)
+    if vocab.pad_id != 0:
+        raise ValueError(
+            f"{vocab}: id 0 is not padding (pad_id={vocab.pad_id}) and no BOS is known; the "
+            "shift-right 0 would be read as content"
+        )
+    return Framing(begin_id=0, eos_id=vocab.eos_id, pad_id=0)
 
 
 def vocabulary_key(vocab: seqio.Vocabulary) -> tuple:

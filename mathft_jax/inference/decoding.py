@@ -105,6 +105,11 @@ def sample_keys(problem_keys: jax.Array, num_samples: int, include_greedy: bool)
     return keys.reshape((-1,) + keys.shape[2:])
 
 
+# DecodeConfig.bos_id default: what the vocabulary's framing begins a sequence with
+# (`data.vocabularies.framing(vocab).begin_id`: BOS, the shift-right 0, or nothing).
+FROM_VOCAB = "framing"
+
+
 @dataclasses.dataclass(frozen=True)
 class DecodeConfig:
     """What a decode run draws for each prompt, and how it feeds the prompts in.
@@ -121,7 +126,8 @@ class DecodeConfig:
       batch_size: prompts per `decode` call (generation; x R rows); divisible by the data shards.
       max_prompt_len: prompts are left-padded to this many tokens; longer ones keep their tail.
       seed: the run seed; a problem's key folds it with the problem's index (`problem_keys`).
-      bos_id: prepended to every prompt (None: nothing), as decoder-only training shifts inputs.
+      bos_id: prepended to every prompt: FROM_VOCAB (the default) takes the vocabulary's framing
+        (its BOS, the shift-right 0 of the byte vocabulary, or nothing); an int or None overrides.
       ignore_eos: keep generating after EOS (benchmarks with fixed lengths).
       share_prefill: prefill each prompt once and share its cache with its rows (the default:
         one read-only copy through `model.share_prefix` where the model has it, else repeated);
@@ -135,7 +141,7 @@ class DecodeConfig:
     batch_size: int = 8
     max_prompt_len: int = 512
     seed: int = 0
-    bos_id: int | None = 0
+    bos_id: int | str | None = FROM_VOCAB
     ignore_eos: bool = False
     share_prefill: bool = True
 

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from mathft_jax import candidates
+from mathft_jax.data import vocabularies
 from mathft_jax.inference import decoding
 from mathft_jax.inference.prompting import PromptFn, truncate_at_stops
 from mathft_jax.runtime.multihost import batch_sharding, from_process_0, place_params, to_host
@@ -57,16 +58,24 @@ def open_output(path: str) -> Iterator[IO[str]]:
         yield out
 
 
+FROM_VOCAB = decoding.FROM_VOCAB  # bos_id default: `vocabularies.framing(vocab).begin_id`
+
+
 def encode_prompts(
-    vocab: Any, prompts: Sequence[str], max_prompt_len: int, bos_id: int | None = 0
+    vocab: Any, prompts: Sequence[str], max_prompt_len: int, bos_id: Any = FROM_VOCAB
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Tokenises and left-pads prompts to [len(prompts), max_prompt_len].
 
-    `bos_id` is prepended because T5X-style decoder-only training shifts inputs right with a 0;
-    over-long prompts keep their tail (the part next to the answer). Returns (tokens, segment_ids,
-    number of prompts truncated).
+    What begins each prompt is the vocabulary's framing (`vocabularies.framing`), the same as
+    training's first input: the tokenizer's BOS, nothing, or the shift-right 0 of the byte
+    vocabulary; an explicit `bos_id` (int or None) overrides it. Padding is the framing's pad id
+    (masked by segment id 0). Over-long prompts keep their tail (the part next to the answer).
+    Returns (tokens, segment_ids, number of prompts truncated).
     """
-    tokens = np.zeros((len(prompts), max_prompt_len), np.int32)
+    frame = vocabularies.framing(vocab)
+    if bos_id == FROM_VOCAB:
+        bos_id = frame.begin_id
+    tokens = np.full((len(prompts), max_prompt_len), frame.pad_id, np.int32)
     segs = np.zeros_like(tokens)
     truncated = 0
     for i, prompt in enumerate(prompts):
@@ -143,7 +152,7 @@ def generate(
             model=model,
             config=config,
             eos_id=vocab.eos_id,
-            pad_id=vocab.pad_id,
+            pad_id=vocabularies.framing(vocab).pad_id,
         )
         out, lengths = to_host(out), to_host(lengths)
         for b in range(real):

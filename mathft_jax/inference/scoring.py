@@ -89,7 +89,7 @@ def score_candidates(
     correct_word: str = "correct",
     incorrect_word: str = "incorrect",
     mesh: jax.sharding.Mesh | None = None,
-    bos_id: int | None = 0,
+    bos_id: Any = generation.FROM_VOCAB,
     meta: dict[str, Any] | None = None,
 ) -> int:
     """Copies `candidates_path` to `output_path` with `verifier_scores` added; returns records written.
@@ -152,7 +152,7 @@ def score_texts(
     max_len: int,
     correct_word: str = "correct",
     incorrect_word: str = "incorrect",
-    bos_id: int | None = 0,
+    bos_id: Any = generation.FROM_VOCAB,
 ) -> np.ndarray:
     """S_cls of a few (problem, solution) pairs in one batch (tests, notebooks)."""
     label_ids = jnp.asarray(label_token_ids(vocab, correct_word, incorrect_word), jnp.int32)

@@ -193,20 +193,6 @@ def load_hf_checkpoint(
     for file in sorted(set(_weight_map(path).values())):
         check_safetensors_file(file)
     weight_map = _weight_map(path)
-    top, per_layer = _rules(cfg)
-    shapes = abstract_params(cfg)
-    leaves, treedef = jax.tree_util.tree_flatten_with_path(shapes)
-    if shardings is None or isinstance(shardings, jax.sharding.Sharding):
-        sharding_leaves = [shardings] * len(leaves)
-    else:
-        try:
-            sharding_leaves = treedef.flatten_up_to(shardings)
-        except (ValueError, TypeError) as err:
-            raise ValueError(
-                f"{path}: `shardings` does not match the params of {cfg} (build it from "
-                "load_hf_config(path, **overrides) with the same overrides, e.g. scan_layers)"
-            ) from err
-
     with ExitStack() as stack:
         handles: dict[pathlib.Path, Any] = {}
 
@@ -218,40 +204,64 @@ def load_hf_checkpoint(
                 handles[file] = stack.enter_context(safe_open(file, framework="numpy"))
             return handles[file].get_tensor(name)
 
-        out = []
-        for (key_path, shape), sharding in zip(leaves, sharding_leaves):
-            ours, layer = _split_layer(_path_str(key_path), cfg)
-            rule = (top if layer == -1 else per_layer).get(ours)
-            if rule is None:
-                raise KeyError(f"no HF mapping for parameter {_path_str(key_path)!r}")
-            dtype = shape.dtype
+        return cfg, params_from_tensors(cfg, read, shardings, where=str(path))
 
-            def one(i: int, rule: _Rule = rule, dtype: Any = dtype) -> np.ndarray:
-                return np.asarray(rule.to_ours(read(rule.hf_name.format(i=i)), cfg), dtype=dtype)
 
-            if layer is None:  # stacked over layers: read only the layers a shard needs
+def params_from_tensors(
+    cfg: ModelConfig, read: Callable[[str], np.ndarray], shardings: Any = None, where: str = ""
+) -> Any:
+    """Our params from `read(hf_tensor_name) -> array` (HF layout), placed as `shardings` says.
 
-                def fetch(index: tuple[slice, ...], one: Callable = one) -> np.ndarray:
-                    layers = range(cfg.num_layers)[index[0]]
-                    return np.stack([one(i)[index[1:]] for i in layers])
+    Shared by `load_hf_checkpoint` (safetensors) and `gguf_io.load_gguf_checkpoint` (GGUF).
+    """
+    top, per_layer = _rules(cfg)
+    shapes = abstract_params(cfg)
+    leaves, treedef = jax.tree_util.tree_flatten_with_path(shapes)
+    if shardings is None or isinstance(shardings, jax.sharding.Sharding):
+        sharding_leaves = [shardings] * len(leaves)
+    else:
+        try:
+            sharding_leaves = treedef.flatten_up_to(shardings)
+        except (ValueError, TypeError) as err:
+            raise ValueError(
+                f"{where}: `shardings` does not match the params of {cfg} (build it from "
+                "load_hf_config(path, **overrides) with the same overrides, e.g. scan_layers)"
+            ) from err
 
-            else:  # one tensor: read it once, hand out slices
-                tensor = one(max(layer, 0))
+    out = []
+    for (key_path, shape), sharding in zip(leaves, sharding_leaves):
+        ours, layer = _split_layer(_path_str(key_path), cfg)
+        rule = (top if layer == -1 else per_layer).get(ours)
+        if rule is None:
+            raise KeyError(f"no HF mapping for parameter {_path_str(key_path)!r}")
+        dtype = shape.dtype
 
-                def fetch(index: tuple[slice, ...], tensor: np.ndarray = tensor) -> np.ndarray:
-                    return tensor[index]
+        def one(i: int, rule: _Rule = rule, dtype: Any = dtype) -> np.ndarray:
+            return np.asarray(rule.to_ours(read(rule.hf_name.format(i=i)), cfg), dtype=dtype)
 
-            full = tuple(slice(None) for _ in shape.shape)
-            if sharding is None:
-                array = jax.device_put(fetch(full))
-            else:
-                array = jax.make_array_from_callback(shape.shape, sharding, fetch)
-            if array.shape != shape.shape:
-                raise ValueError(
-                    f"{path}: {_path_str(key_path)} has shape {array.shape}, expected {shape.shape}"
-                )
-            out.append(array)
-    return cfg, jax.tree_util.tree_unflatten(treedef, out)
+        if layer is None:  # stacked over layers: read only the layers a shard needs
+
+            def fetch(index: tuple[slice, ...], one: Callable = one) -> np.ndarray:
+                layers = range(cfg.num_layers)[index[0]]
+                return np.stack([one(i)[index[1:]] for i in layers])
+
+        else:  # one tensor: read it once, hand out slices
+            tensor = one(max(layer, 0))
+
+            def fetch(index: tuple[slice, ...], tensor: np.ndarray = tensor) -> np.ndarray:
+                return tensor[index]
+
+        full = tuple(slice(None) for _ in shape.shape)
+        if sharding is None:
+            array = jax.device_put(fetch(full))
+        else:
+            array = jax.make_array_from_callback(shape.shape, sharding, fetch)
+        if array.shape != shape.shape:
+            raise ValueError(
+                f"{where}: {_path_str(key_path)} has shape {array.shape}, expected {shape.shape}"
+            )
+        out.append(array)
+    return jax.tree_util.tree_unflatten(treedef, out)
 
 
 def _hf_tensors(cfg: ModelConfig, params: Any) -> dict[str, np.ndarray]:

@@ -59,12 +59,11 @@ def test_greedy_decode_equals_transformers_generate(real, math500):
         jnp.asarray(segs),
         decoding.problem_keys(0, jnp.arange(len(texts))),
         model=decoding.decoder_fns(cfg),
-        num_samples=0,
-        max_decode_len=NEW_TOKENS,
-        sampling=SamplingConfig(),
+        config=decoding.DecodeConfig(
+            num_samples=0, max_decode_len=NEW_TOKENS, sampling=SamplingConfig(), include_greedy=True
+        ),
         eos_id=vocab.eos_id,
         pad_id=vocabularies.framing(vocab).pad_id,
-        include_greedy=True,
     )
     out, lengths = np.asarray(out), np.asarray(lengths)
     equal = 0
@@ -164,9 +163,11 @@ def test_first_sampled_token_follows_the_nucleus_of_transformers_logits(real, ma
         jnp.asarray(segs),
         decoding.problem_keys(0, jnp.arange(1)),
         model=decoding.decoder_fns(cfg),
-        num_samples=draws,
-        max_decode_len=1,
-        sampling=SamplingConfig(temperature=temperature, top_p=top_p),
+        config=decoding.DecodeConfig(
+            num_samples=draws,
+            max_decode_len=1,
+            sampling=SamplingConfig(temperature=temperature, top_p=top_p),
+        ),
         eos_id=vocab.eos_id,
         pad_id=vocabularies.framing(vocab).pad_id,
     )

@@ -105,25 +105,21 @@ def _param_shardings(cfg: Any, mesh: Mesh, rules: Any) -> tuple[Any, Any]:
 
 
 def lower_train(devices: list[Any], topology: str, batch_size: int | None = None) -> Lowered:
-    """The train step of `train.objective` at `train.batch_size` x sum(TASK_FEATURE_LENGTHS)."""
+    """The train step of `train.objective` at `TrainLoopConfig.batch_size` x sum(TASK_FEATURE_LENGTHS)."""
     from mathft_jax.models import ModelConfig  # noqa: PLC0415
-    from mathft_jax.training import (  # noqa: PLC0415
-        objectives,
-        optimizers,
-        output_head,
-        partitioning,
-    )
+    from mathft_jax.runtime import partitioning  # noqa: PLC0415
+    from mathft_jax.training import objectives, optimizers, output_head  # noqa: PLC0415
     from mathft_jax.training.train_state import TrainState, make_train_step  # noqa: PLC0415
 
     cfg = gin_value("train.model_config") or ModelConfig()
     obj = gin_value("train.objective") or objectives.Objective()
     if obj.needs_labels and obj.label_ids is None:  # shapes only: any two distinct ids
         obj = objectives.Objective(obj.kind, obj.margin, obj.alpha, (1, 2))
-    batch = batch_size or gin_value("train.batch_size")
-    accum = gin_value("train.accum_steps", 1) or 1
-    lengths = gin_value("train.feature_lengths")
+    batch = batch_size or gin_value("TrainLoopConfig.batch_size")
+    accum = gin_value("TrainLoopConfig.accum_steps", 1) or 1
+    lengths = gin_value("TrainLoopConfig.feature_lengths")
     length = int(sum(lengths.values()))
-    steps = gin_value("train.train_steps", 1000) or 1000
+    steps = gin_value("TrainLoopConfig.train_steps", 1000) or 1000
     mesh = mesh_for(devices, topology)
     rules = partitioning.logical_axis_rules()
     shards = partitioning.batch_shards(mesh, rules)
@@ -214,8 +210,11 @@ def lower_decode(
     model = decoding.decoder_fns(cfg, cache_dtype)
     with jax.set_mesh(mesh):
         lowered = decoding.decode.lower(
-            params, tokens, tokens, keys, model=model, num_samples=n, max_decode_len=decode_len,
-            sampling=SamplingConfig(), include_greedy=greedy,
+            params, tokens, tokens, keys, model=model,
+            config=decoding.DecodeConfig(
+                num_samples=n, max_decode_len=decode_len, sampling=SamplingConfig(),
+                include_greedy=greedy, batch_size=batch, max_prompt_len=prompt_len,
+            ),
         )  # fmt: skip
     rows = batch * (n + int(greedy))
     kv = 2 * cfg.num_layers * cfg.num_kv_heads * cfg.head_dim * cache_dtype.itemsize

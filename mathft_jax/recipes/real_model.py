@@ -68,7 +68,8 @@ def validation_loss(
     from mathft_jax.data import pipeline, registry, tasks, vocabularies  # noqa: PLC0415
     from mathft_jax.models import transformer  # noqa: PLC0415
     from mathft_jax.models.config import config_from_gin_file  # noqa: PLC0415
-    from mathft_jax.training import checkpoints, losses  # noqa: PLC0415
+    from mathft_jax.runtime import checkpoints  # noqa: PLC0415
+    from mathft_jax.training import losses  # noqa: PLC0415
 
     cfg = config_from_gin_file(model_gin)
     params = checkpoints.load_params(checkpoint, None, cfg)

@@ -41,11 +41,11 @@ def run_decode(
     `SamplingConfig`, make the run's `DecodeConfig`, and the prompt style comes from
     `build_prompt_fn`.
     """
-    from mathft_jax.runtime import multihost  # noqa: PLC0415
+    from mathft_jax.runtime import multihost
 
     # One job per OUTPUT (process 0 holds it): a second one stops here, naming this one.
     with multihost.hold_lock(output_path, "decode", is_dir=False):
-        from mathft_jax.data.problems import load_problems  # noqa: PLC0415
+        from mathft_jax.data.problems import load_problems
 
         problems = list(load_problems(source, split))[:num_problems]
         mesh = runtime.mesh() if use_mesh else None

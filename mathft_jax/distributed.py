@@ -48,7 +48,7 @@ def initialize(settings: dict[str, str]) -> None:
 
     Must run before anything touches a JAX backend.
     """
-    import jax  # noqa: PLC0415
+    import jax
 
     if not settings:
         return

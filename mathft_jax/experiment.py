@@ -14,7 +14,7 @@ from mathft_jax.gin_flags import GinBindingError, setup_gin
 
 
 def main(argv: Sequence[str]) -> None:
-    from mathft_jax.recipes import experiments, paper  # noqa: PLC0415
+    from mathft_jax.recipes import experiments, paper
 
     try:
         setup_gin(argv[1:], finalize=True)

@@ -28,7 +28,7 @@ def _drop_package_resource_reader() -> None:
     private list; if it moves, gin keeps its default behaviour.)
     """
     try:
-        from gin import config, resource_reader  # noqa: PLC0415
+        from gin import config, resource_reader
     except ImportError:
         return
     readers = getattr(config, "_FILE_READERS", None)
@@ -79,7 +79,7 @@ class GinBindingError(ValueError):
 
 def _macro_values() -> dict[str, Any]:
     """Macro name -> bound value, for every `NAME = value` gin holds now."""
-    from gin import config  # noqa: PLC0415  (gin's registry of bindings)
+    from gin import config  # lazy: gin's registry of bindings
 
     return {
         scope: params.get("value")
@@ -90,7 +90,7 @@ def _macro_values() -> dict[str, Any]:
 
 def _references(value: Any) -> Iterator[str]:
     """Scoped selectors of every `%MACRO` / `@configurable` inside a bound value."""
-    from gin import config  # noqa: PLC0415
+    from gin import config
 
     if isinstance(value, config.ConfigurableReference):
         yield value.scoped_selector
@@ -104,7 +104,7 @@ def _references(value: Any) -> Iterator[str]:
 
 def _used_macros() -> set[str]:
     """Macros that some binding reads (`x = %NAME`), directly or through another macro."""
-    from gin import config  # noqa: PLC0415
+    from gin import config
 
     used = set()
     for params in config._CONFIG.values():

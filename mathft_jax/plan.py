@@ -43,10 +43,10 @@ def main(argv: Sequence[str]) -> int:
         return 2
     chips.set_tpu_env(args.topology)  # before JAX starts: this host runs nothing on the TPU
     logging.basicConfig(level=logging.WARNING)
-    from mathft_jax import gin_flags  # noqa: PLC0415
+    from mathft_jax import gin_flags
     from mathft_jax.planning import (
-        report,  # noqa: PLC0415
-        steps,  # noqa: PLC0415
+        report,
+        steps,
     )
 
     steps.register_configurables()

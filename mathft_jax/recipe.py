@@ -14,7 +14,7 @@ from mathft_jax.locks import LockHeldError
 
 
 def main(argv: Sequence[str]) -> None:
-    from mathft_jax.recipes import paper, real_model  # noqa: PLC0415
+    from mathft_jax.recipes import paper, real_model
 
     try:
         setup_gin(argv[1:], finalize=True)

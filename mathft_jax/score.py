@@ -27,11 +27,11 @@ def run_score(
     use_mesh: bool = True,
 ) -> int:
     """Scores `candidates_path` into `output_path`; returns records written (gin: gin/score.gin)."""
-    from mathft_jax.runtime import multihost  # noqa: PLC0415
+    from mathft_jax.runtime import multihost
 
     # One job per OUTPUT (process 0 holds it): a second one stops here, naming this one.
     with multihost.hold_lock(output_path, "score", is_dir=False):
-        from mathft_jax.data.prompts import verifier_prompt, verifier_words  # noqa: PLC0415
+        from mathft_jax.data.prompts import verifier_prompt, verifier_words
 
         correct_word, incorrect_word = verifier_words()
         mesh = runtime.mesh() if use_mesh else None

@@ -19,7 +19,7 @@ def parse_gin(argv: Sequence[str]) -> None:
 
 
 def _train() -> None:
-    from mathft_jax.training import trainer  # noqa: PLC0415
+    from mathft_jax.training import trainer
 
     result = trainer.train()
     logging.getLogger("mathft_jax.train").info(

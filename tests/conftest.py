@@ -42,7 +42,7 @@ def bucket(tmp_path, monkeypatch):
     """A fake gs:// bucket: gs://bucket/KEY is the local file tmp_path/gcs/bucket/KEY while the test
     runs (cwd is tmp_path, so a URL mistaken for a relative path lands there, not in the checkout).
     epath's gs:// backend is swapped for local files, so code takes exactly its URL path."""
-    from etils.epath import gpath, testing  # noqa: PLC0415
+    from etils.epath import gpath, testing
 
     root = tmp_path / "gcs"
     root.mkdir()
@@ -74,7 +74,7 @@ def bucket(tmp_path, monkeypatch):
 @pytest.fixture(scope="session")
 def smollm2_gguf():
     """SmolLM2-135M-Instruct Q4_1 GGUF (tests/real_artifacts.py: fetched once, cached)."""
-    import real_artifacts  # noqa: PLC0415 (tests/ is on sys.path)
+    import real_artifacts  # lazy: tests/ is on sys.path
 
     return real_artifacts.smollm2_gguf()
 
@@ -82,7 +82,7 @@ def smollm2_gguf():
 @pytest.fixture(scope="session")
 def smollm2_hf_dir():
     """That GGUF converted to an HF folder with its tokenizer files (cached)."""
-    import real_artifacts  # noqa: PLC0415 (tests/ is on sys.path)
+    import real_artifacts  # lazy: tests/ is on sys.path
 
     return real_artifacts.smollm2_converted()
 
@@ -90,7 +90,7 @@ def smollm2_hf_dir():
 @pytest.fixture(scope="session")
 def real_tokenizer_paths(smollm2_hf_dir):
     """{name: tokenizer.json} for Llama 3, Qwen3, Gemma 3 (npm) and SmolLM2 (from its GGUF)."""
-    import real_artifacts  # noqa: PLC0415 (tests/ is on sys.path)
+    import real_artifacts  # lazy: tests/ is on sys.path
 
     paths = {name: real_artifacts.npm_tokenizer(name) for name in real_artifacts.NPM_TOKENIZERS}
     paths["smollm2"] = smollm2_hf_dir / "tokenizer.json"

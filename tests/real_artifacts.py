@@ -88,7 +88,7 @@ def npm_tokenizer(name: str) -> pathlib.Path:
 
 def smollm2_converted() -> pathlib.Path:
     """The GGUF converted once by `gguf_io.convert_gguf` into an HF folder (float32), cached."""
-    from mathft_jax.models import gguf_io  # noqa: PLC0415
+    from mathft_jax.models import gguf_io
 
     gguf = smollm2_gguf()
     out = cache_dir() / "smollm2" / "converted-2"

@@ -70,10 +70,10 @@ WORKLOADS = {
 
 def real_checkpoint() -> str:
     """SmolLM2-135M-Instruct as an HF folder (fetched and converted once, cached)."""
-    import pathlib  # noqa: PLC0415
+    import pathlib
 
-    from mathft_jax.models import gguf_io  # noqa: PLC0415
-    from mathft_jax.recipes import real_model  # noqa: PLC0415
+    from mathft_jax.models import gguf_io
+    from mathft_jax.recipes import real_model
 
     cache = os.environ.get("MATHFT_ARTIFACT_CACHE", os.path.expanduser("~/.cache/mathft_jax"))
     out = pathlib.Path(cache) / "smollm2" / "converted-2"
@@ -85,7 +85,7 @@ def real_checkpoint() -> str:
 
 def real_prompt(checkpoint: str, prompt_len: int) -> np.ndarray:
     """A MATH-style prompt in the real tokenizer, cut or repeated to `prompt_len` ids."""
-    from tokenizers import Tokenizer  # noqa: PLC0415
+    from tokenizers import Tokenizer
 
     text = (
         "Problem: Find the sum of all real numbers $x$ such that $x^2 - 5x + 6 = 0$ and "
@@ -127,8 +127,8 @@ def hf_side(
 ) -> Callable[[], object]:
     """The same work with transformers' `generate` (PyTorch CPU, KV cache on; random weights, or
     `checkpoint`'s)."""
-    import torch  # noqa: PLC0415  (benchmark-only dependency)
-    from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM  # noqa: PLC0415
+    import torch  # lazy: benchmark-only dependency
+    from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
     if checkpoint:
@@ -168,16 +168,16 @@ def build_side(
     The mathft_jax side first sets glibc to reuse freed host memory, as the decode job does
     (`cli.run_job` -> `host_memory`).
     """
-    from mathft_jax import host_memory  # noqa: PLC0415
-    from mathft_jax.models.config import config_from_gin_file  # noqa: PLC0415
-    from mathft_jax.models.transformer import init_params  # noqa: PLC0415
+    from mathft_jax import host_memory
+    from mathft_jax.models.config import config_from_gin_file
+    from mathft_jax.models.transformer import init_params
 
     if side == "mathft_jax":
         host_memory.keep_freed_memory()
     config = config_from_gin_file(model_gin)
     checkpoint = real_checkpoint() if real else None
     if checkpoint:
-        from mathft_jax.models import hf_io  # noqa: PLC0415
+        from mathft_jax.models import hf_io
 
         prompt = real_prompt(checkpoint, prompt_len)
     else:
@@ -200,7 +200,7 @@ def build_side(
 def bench(workload: Workload, repeats: int) -> float:
     """Times both sides interleaved, each in its own process; prints and returns the tokens/s
     ratio (mathft_jax / HF)."""
-    from mathft_jax.models.config import config_from_gin_file  # noqa: PLC0415
+    from mathft_jax.models.config import config_from_gin_file
 
     config = config_from_gin_file(workload.model_gin)
     shape = (workload.model_gin, workload.prompt_len, workload.new_tokens, workload.real)

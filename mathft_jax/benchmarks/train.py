@@ -140,8 +140,8 @@ def jax_side(config: ModelConfig, batch: dict[str, np.ndarray], steps: int) -> S
 
 def hf_side(config: ModelConfig, batch: dict[str, np.ndarray], steps: int) -> Side:
     """The same updates with a plain PyTorch loop around transformers' `LlamaForCausalLM`."""
-    import torch  # noqa: PLC0415  (benchmark-only dependency)
-    from transformers import LlamaConfig, LlamaForCausalLM  # noqa: PLC0415
+    import torch  # lazy: benchmark-only dependency
+    from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
     hf_config = LlamaConfig(
@@ -293,7 +293,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="give the torch side mathft_jax's glibc setting too (host_memory.keep_freed_memory)",
     )
     args = parser.parse_args(argv)
-    import torch  # noqa: PLC0415
+    import torch
 
     print(
         f"devices: {jax.devices()}, CPU cores: {os.cpu_count()}, torch threads: "

@@ -76,7 +76,7 @@ def load_problems(
             examples = synthetic.generate(split, num_examples, synth_seed)
         return [Problem(e.unique_id, e.problem, e.answer, e.solution) for e in examples]
     if source == "chain":  # the smoke task (data/chain.py); sizes bound in gin like synth's
-        from mathft_jax.data import chain, chain_tasks  # noqa: PLC0415
+        from mathft_jax.data import chain, chain_tasks
 
         if num_examples is None:
             examples = chain_tasks.chain_problems(split)

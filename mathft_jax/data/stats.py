@@ -20,7 +20,7 @@ def length_table(
     task_name: str, split: str, vocabulary, feature_lengths: dict[str, int] | None = None
 ) -> list[str]:
     """The printed lines: a header, then one row per feature with count and percentiles."""
-    from mathft_jax.data import pipeline, registry  # noqa: PLC0415 (pulls TensorFlow via seqio)
+    from mathft_jax.data import pipeline, registry  # lazy: pulls TensorFlow via seqio
 
     data = pipeline.tokenize_split(task_name, split, vocabulary)
     lines = [f"{task_name} / {split}: {len(data.examples)} examples"]
@@ -66,10 +66,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--gin_bindings", action="append", default=[])
     args = parser.parse_args(argv)
 
-    import gin  # noqa: PLC0415
+    import gin
 
     # Every configurable must be imported before gin parses (and locks) the config.
-    from mathft_jax.data import pipeline, tasks, vocabularies  # noqa: F401, PLC0415
+    from mathft_jax.data import pipeline, tasks, vocabularies  # noqa: F401
 
     if args.gin_file or args.gin_bindings:
         gin.parse_config_files_and_bindings(args.gin_file, args.gin_bindings, finalize_config=False)

@@ -53,7 +53,7 @@ class HFTokenizerVocabulary(seqio.Vocabulary):
     """
 
     def __init__(self, path: str, eos_token: str | None = None, extra_ids: int = 0):
-        from tokenizers import Tokenizer  # noqa: PLC0415 (heavy, only when used)
+        from tokenizers import Tokenizer  # lazy: heavy, only when used
 
         self.path = str(path)
         try:

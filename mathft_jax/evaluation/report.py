@@ -107,10 +107,10 @@ def plot_vs_n(
     `by_n[N]`, e.g. ["maj1", "pass@n"]): one panel per metric, one line per row, so rows compare
     on one axis. `path` is a local path or a gs:// URL (written through etils.epath).
     """
-    import matplotlib  # noqa: PLC0415
+    import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    import matplotlib.pyplot as plt
 
     rows = {"": results} if "by_n" in results else dict(results)
     if not rows:

@@ -56,7 +56,7 @@ def decoder_fns(config: Any, cache_dtype: Any = jnp.float32) -> ModelFns:
     layer, so the token loop copies neither weights nor cache; `apply` takes either layout
     (scoring calls it with the checkpoint's stacked params).
     """
-    from mathft_jax.models import transformer  # noqa: PLC0415
+    from mathft_jax.models import transformer
 
     modules = {
         True: transformer.Decoder(config),  # stacked "layers" params (as trained)

@@ -181,7 +181,7 @@ def decode_problems(
     `meta`).
     """
     if extract_fn is None:
-        from mathft_jax.grading import extract_answer as extract_fn  # noqa: PLC0415
+        from mathft_jax.grading import extract_answer as extract_fn
     done = done_ids(output_path)
     todo = [(i, p) for i, p in enumerate(problems) if p.unique_id not in done]
     logging.info("%s: %d problems done, %d to decode", output_path, len(done), len(todo))

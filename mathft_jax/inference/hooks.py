@@ -58,10 +58,10 @@ def greedy_pass_at_1_hook(
       vocab: a seqio vocabulary; default the gin-bound `runtime.vocabulary()`.
       prompt_fn: default `mathft_jax.data.prompts.ssft_prompt`.
     """
-    from mathft_jax.grading import extract_answer, is_equiv  # noqa: PLC0415
+    from mathft_jax.grading import extract_answer, is_equiv
 
     if problems is None:
-        from mathft_jax.data.problems import load_problems  # noqa: PLC0415
+        from mathft_jax.data.problems import load_problems
 
         problems = load_problems(source, split)
     if sample == "stratified":
@@ -75,15 +75,15 @@ def greedy_pass_at_1_hook(
     if not problems:
         raise ValueError(f"greedy_pass_at_1_hook: no problems in {source}/{split} (gin)")
     if model is None:
-        from mathft_jax.models.config import ModelConfig  # noqa: PLC0415
+        from mathft_jax.models.config import ModelConfig
 
         model = decoding.decoder_fns(model_config if model_config is not None else ModelConfig())
     if vocab is None:
-        from mathft_jax.inference.runtime import vocabulary  # noqa: PLC0415
+        from mathft_jax.inference.runtime import vocabulary
 
         vocab = vocabulary()
     if prompt_fn is None:
-        from mathft_jax.data.prompts import ssft_prompt as prompt_fn  # noqa: PLC0415
+        from mathft_jax.data.prompts import ssft_prompt as prompt_fn
     prompts = [prompt_fn(p.problem) for p in problems]
     config = decoding.DecodeConfig(
         num_samples=0,
@@ -183,13 +183,13 @@ def verifier_ranking_hook(
       max_per_label: samples of each label scored per problem (seeded).
       max_len: verifier prompt tokens (left-truncated like the score job's rows).
     """
-    from mathft_jax.data import prompts  # noqa: PLC0415
-    from mathft_jax.inference import scoring  # noqa: PLC0415
+    from mathft_jax.data import prompts
+    from mathft_jax.inference import scoring
 
     if labelled is None:
         if candidates_path is None:
             raise ValueError("verifier_ranking_hook needs labelled or candidates_path (gin)")
-        from mathft_jax.data import math_tasks  # noqa: PLC0415
+        from mathft_jax.data import math_tasks
 
         labelled = [
             g
@@ -216,11 +216,11 @@ def verifier_ranking_hook(
             rows += [(g.problem, t) for t in picked]
             owners += [(k, label)] * len(picked)
     if model is None:
-        from mathft_jax.models.config import ModelConfig  # noqa: PLC0415
+        from mathft_jax.models.config import ModelConfig
 
         model = decoding.decoder_fns(model_config if model_config is not None else ModelConfig())
     if vocab is None:
-        from mathft_jax.inference.runtime import vocabulary  # noqa: PLC0415
+        from mathft_jax.inference.runtime import vocabulary
 
         vocab = vocabulary()
     words = prompts.verifier_words()

@@ -76,11 +76,11 @@ def build_prompt_fn(
       kshot_seed: which examples (fixed per seed, recorded in the meta).
     """
     if style == "ssft":
-        from mathft_jax.data.prompts import ssft_prompt  # noqa: PLC0415
+        from mathft_jax.data.prompts import ssft_prompt
 
         return ssft_prompt, (), {"prompt_style": "ssft"}
     if style == "kshot":
-        from mathft_jax.data.problems import load_problems  # noqa: PLC0415
+        from mathft_jax.data.problems import load_problems
 
         pool = [
             (p.unique_id, p.problem, p.solution, p.answer)

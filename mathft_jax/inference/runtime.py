@@ -13,14 +13,14 @@ from mathft_jax.inference import decoding
 
 def vocabulary() -> Any:
     """The run's vocabulary: `mathft_jax.data.vocabularies.get_vocabulary` (gin: get_vocabulary.kind)."""
-    from mathft_jax.data.vocabularies import get_vocabulary  # noqa: PLC0415  (imports TensorFlow)
+    from mathft_jax.data.vocabularies import get_vocabulary  # lazy: imports TensorFlow
 
     return get_vocabulary()
 
 
 def mesh() -> jax.sharding.Mesh:
     """The trainer's mesh (`partitioning.make_mesh`, gin/partitioning/*.gin; all devices on data)."""
-    from mathft_jax.runtime import partitioning  # noqa: PLC0415
+    from mathft_jax.runtime import partitioning
 
     return partitioning.make_mesh()
 
@@ -38,9 +38,9 @@ def load_model(
     With a `mesh`, params are placed by the trainer's logical-axis rules (`logical_axis_rules`),
     so a model sharded for training (FSDP, tensor) decodes sharded the same way.
     """
-    from mathft_jax.models import transformer  # noqa: PLC0415
-    from mathft_jax.models.config import ModelConfig  # noqa: PLC0415
-    from mathft_jax.runtime import checkpoints, partitioning  # noqa: PLC0415
+    from mathft_jax.models import transformer
+    from mathft_jax.models.config import ModelConfig
+    from mathft_jax.runtime import checkpoints, partitioning
 
     if not checkpoint_path:
         raise ValueError("CHECKPOINT_PATH is empty: pass --gin.CHECKPOINT_PATH=<checkpoint dir>")

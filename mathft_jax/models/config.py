@@ -252,7 +252,7 @@ def config_from_gin_file(path: str, **overrides: Any) -> ModelConfig:
     For tools that build a model without a job config (the benchmarks), so they measure exactly
     what the gin file gives the trainer. Clears the global gin config before and after.
     """
-    from mathft_jax import gin_flags  # noqa: PLC0415 (search paths: the repo's gin/ folder)
+    from mathft_jax import gin_flags  # lazy: search paths: the repo's gin/ folder
 
     gin.clear_config()
     try:

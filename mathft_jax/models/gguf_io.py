@@ -80,7 +80,7 @@ class GGUFFile:
 
 def read_gguf(path: PathLike) -> GGUFFile:
     """Opens and checks `path`: GGUF header, supported architecture and tensor types, whole data."""
-    import gguf  # noqa: PLC0415 (only GGUF import needs it)
+    import gguf  # lazy: only GGUF import needs it
 
     path = str(path)
     if not os.path.isfile(path):
@@ -197,7 +197,7 @@ _TOP_NAMES = {
 
 def hf_tensors(g: GGUFFile) -> dict[str, np.ndarray]:
     """{HF tensor name: float32 array in HF layout [out, in]} for every tensor of `g`."""
-    from gguf import quants  # noqa: PLC0415
+    from gguf import quants
 
     cfg = hf_config(g)
     out: dict[str, np.ndarray] = {}
@@ -239,8 +239,8 @@ def load_gguf_checkpoint(
     `overrides` set `ModelConfig` fields (e.g. `param_dtype="bfloat16"`, `scan_layers=False`), as
     `hf_io.load_hf_checkpoint` takes them; `shardings` as there.
     """
-    from mathft_jax.models import hf_io  # noqa: PLC0415
-    from mathft_jax.models.config import ModelConfig  # noqa: PLC0415
+    from mathft_jax.models import hf_io
+    from mathft_jax.models.config import ModelConfig
 
     g = read_gguf(path)
     cfg = ModelConfig.from_hf_config(hf_config(g), **overrides)
@@ -257,7 +257,7 @@ def tokenizer_json(g: GGUFFile) -> str:
     Control tokens (type 3) become special added tokens, user-defined ones (type 4) plain added
     tokens; BOS is added by the post-processor only when the file says `add_bos_token`.
     """
-    from tokenizers import (  # noqa: PLC0415
+    from tokenizers import (
         AddedToken,
         Regex,
         Tokenizer,
@@ -351,7 +351,7 @@ def write_tokenizer_files(g: GGUFFile, out_dir: PathLike) -> pathlib.Path:
 
 def convert_gguf(path: PathLike, out_dir: PathLike) -> pathlib.Path:
     """GGUF -> HF folder (config.json, model.safetensors in float32, tokenizer files)."""
-    from safetensors.numpy import save_file  # noqa: PLC0415
+    from safetensors.numpy import save_file
 
     g = read_gguf(path)
     out = pathlib.Path(out_dir)

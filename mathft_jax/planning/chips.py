@@ -79,7 +79,7 @@ def topology_devices(name: str) -> list[Any]:
     """Compile-only TPU devices of the topology (needs the `libtpu` package)."""
     parse_topology(name)
     set_tpu_env(name)
-    from jax.experimental import topologies  # noqa: PLC0415
+    from jax.experimental import topologies
 
     try:
         desc = topologies.get_topology_desc(topology_name=name, platform="tpu")

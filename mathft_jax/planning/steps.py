@@ -47,10 +47,10 @@ class Lowered:
 
 def register_configurables() -> None:
     """Imports the job modules whose configurables the stage gin files bind (train, decode, score)."""
-    import mathft_jax.decode  # noqa: F401, PLC0415
-    import mathft_jax.inference.runtime  # noqa: F401, PLC0415
-    import mathft_jax.score  # noqa: F401, PLC0415
-    import mathft_jax.training.trainer  # noqa: F401, PLC0415
+    import mathft_jax.decode  # noqa: F401
+    import mathft_jax.inference.runtime  # noqa: F401
+    import mathft_jax.score  # noqa: F401
+    import mathft_jax.training.trainer  # noqa: F401
 
 
 def gin_value(name: str, default: Any = None) -> Any:
@@ -75,7 +75,7 @@ def per_chip_bytes(tree: Any, shardings: Any) -> int:
 
 def mesh_for(devices: list[Any], topology: str) -> Mesh:
     """The job's mesh (`make_mesh` from gin) on the topology's devices; a mismatch lists choices."""
-    from mathft_jax.runtime import partitioning  # noqa: PLC0415
+    from mathft_jax.runtime import partitioning
 
     try:
         return partitioning.make_mesh(devices=devices)
@@ -96,8 +96,8 @@ def _sds(tree: Any, shardings: Any) -> Any:
 
 
 def _param_shardings(cfg: Any, mesh: Mesh, rules: Any) -> tuple[Any, Any]:
-    from mathft_jax.models import transformer  # noqa: PLC0415
-    from mathft_jax.runtime import partitioning  # noqa: PLC0415
+    from mathft_jax.models import transformer
+    from mathft_jax.runtime import partitioning
 
     abstract = transformer.abstract_params(cfg)
     sh = partitioning.param_shardings(abstract, transformer.param_logical_axes(cfg), mesh, rules)
@@ -106,10 +106,10 @@ def _param_shardings(cfg: Any, mesh: Mesh, rules: Any) -> tuple[Any, Any]:
 
 def lower_train(devices: list[Any], topology: str, batch_size: int | None = None) -> Lowered:
     """The train step of `train.objective` at `TrainLoopConfig.batch_size` x sum(TASK_FEATURE_LENGTHS)."""
-    from mathft_jax.models import ModelConfig  # noqa: PLC0415
-    from mathft_jax.runtime import partitioning  # noqa: PLC0415
-    from mathft_jax.training import objectives, optimizers, output_head  # noqa: PLC0415
-    from mathft_jax.training.train_state import TrainState, make_train_step  # noqa: PLC0415
+    from mathft_jax.models import ModelConfig
+    from mathft_jax.runtime import partitioning
+    from mathft_jax.training import objectives, optimizers, output_head
+    from mathft_jax.training.train_state import TrainState, make_train_step
 
     cfg = gin_value("train.model_config") or ModelConfig()
     obj = gin_value("train.objective") or objectives.Objective()
@@ -150,7 +150,7 @@ def lower_train(devices: list[Any], topology: str, batch_size: int | None = None
         lowered = jax.jit(step, out_shardings=(state_sh, replicated), donate_argnums=0).lower(
             state, batch_in
         )
-    from mathft_jax.planning import flops  # noqa: PLC0415
+    from mathft_jax.planning import flops
 
     n_groups = len(groups) if obj.is_pair else 1
     head_pos = 1 if obj.kind == "verifier_xent" else None
@@ -166,8 +166,8 @@ def lower_train(devices: list[Any], topology: str, batch_size: int | None = None
 
 
 def _inference_mesh(devices: list[Any], topology: str, cfg: Any) -> tuple[Mesh, Any, Any, Any]:
-    from mathft_jax.inference import generation  # noqa: PLC0415
-    from mathft_jax.runtime import partitioning  # noqa: PLC0415
+    from mathft_jax.inference import generation
+    from mathft_jax.runtime import partitioning
 
     mesh = mesh_for(devices, topology)
     rules = partitioning.logical_axis_rules()
@@ -185,10 +185,10 @@ def lower_decode(
     devices: list[Any], topology: str, batch_size: int | None = None, num_samples: int | None = None
 ) -> Lowered:
     """`decoding.decode` as `run_decode` calls it: batch problems x (N + greedy) rows, KV cache."""
-    from mathft_jax.inference import decoding, runtime  # noqa: PLC0415
-    from mathft_jax.inference.sampling import SamplingConfig  # noqa: PLC0415
-    from mathft_jax.models import ModelConfig  # noqa: PLC0415
-    from mathft_jax.planning import flops  # noqa: PLC0415
+    from mathft_jax.inference import decoding, runtime
+    from mathft_jax.inference.sampling import SamplingConfig
+    from mathft_jax.models import ModelConfig
+    from mathft_jax.planning import flops
 
     cfg = gin_value("load_model.model_config") or ModelConfig()
     cache_dtype = np.dtype(gin_value("load_model.cache_dtype", "float32") or "float32")
@@ -235,9 +235,9 @@ def lower_decode(
 
 def lower_score(devices: list[Any], topology: str, batch_size: int | None = None) -> Lowered:
     """`scoring.verifier_scores` at `run_score.batch_size` x `run_score.max_len`."""
-    from mathft_jax.inference import decoding, scoring  # noqa: PLC0415
-    from mathft_jax.models import ModelConfig  # noqa: PLC0415
-    from mathft_jax.planning import flops  # noqa: PLC0415
+    from mathft_jax.inference import decoding, scoring
+    from mathft_jax.models import ModelConfig
+    from mathft_jax.planning import flops
 
     cfg = gin_value("load_model.model_config") or ModelConfig()
     batch = batch_size or gin_value("run_score.batch_size", 32)

@@ -62,14 +62,14 @@ def validation_loss(
 ) -> float:
     """Per-token SSFT loss (Eq. 3) of `checkpoint` on the first `num_examples` MATH validation
     examples, through the same task, feature converter and loss as training."""
-    import jax  # noqa: PLC0415
-    import jax.numpy as jnp  # noqa: PLC0415
+    import jax
+    import jax.numpy as jnp
 
-    from mathft_jax.data import pipeline, registry, tasks, vocabularies  # noqa: PLC0415
-    from mathft_jax.models import transformer  # noqa: PLC0415
-    from mathft_jax.models.config import config_from_gin_file  # noqa: PLC0415
-    from mathft_jax.runtime import checkpoints  # noqa: PLC0415
-    from mathft_jax.training import losses  # noqa: PLC0415
+    from mathft_jax.data import pipeline, registry, tasks, vocabularies
+    from mathft_jax.models import transformer
+    from mathft_jax.models.config import config_from_gin_file
+    from mathft_jax.runtime import checkpoints
+    from mathft_jax.training import losses
 
     cfg = config_from_gin_file(model_gin)
     params = checkpoints.load_params(checkpoint, None, cfg)
@@ -127,7 +127,7 @@ def run_real_model_job(
     start = time.time()
     base = convert_stage(work, gguf or fetch_smollm2_gguf(cache_dir))
     tokenizer = str(pathlib.Path(base) / "tokenizer.json")
-    import dataclasses  # noqa: PLC0415
+    import dataclasses
 
     cfg = dataclasses.replace(cfg, tokenizer=tokenizer, base_checkpoint=base)
     kshot_cfg = dataclasses.replace(
@@ -186,7 +186,7 @@ def run_real_model_job(
 
 def main(argv: list[str] | None = None) -> None:
     """The validation-loss stage: `python -m mathft_jax.recipes.real_model --checkpoint ...`."""
-    import argparse  # noqa: PLC0415
+    import argparse
 
     parser = argparse.ArgumentParser(description=validation_loss.__doc__.split("\n")[0])
     parser.add_argument("--checkpoint", required=True)

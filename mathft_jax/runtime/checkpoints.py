@@ -252,7 +252,7 @@ def count_nonfinite(tree: Any) -> int:
 def _set_aside(manager: ocp.CheckpointManager, steps: list[int]) -> None:
     """Renames unusable steps to `<step>.unusable` (kept for a look, no longer listed) so the run
     can save those steps anew."""
-    from mathft_jax.runtime import multihost  # noqa: PLC0415
+    from mathft_jax.runtime import multihost
 
     if jax.process_index() == 0:
         for step in steps:
@@ -394,7 +394,7 @@ _UNCHECKED_FIELDS = {*RUNTIME_FIELDS, "max_position_embeddings"}
 def _load_hf(path: str, shardings: Any, model_config: Any) -> Any:
     """HF folder -> params laid out for `model_config` (its dtypes, scan/remat), which must
     describe the same architecture as the folder's config.json."""
-    from mathft_jax.models import hf_io  # noqa: PLC0415
+    from mathft_jax.models import hf_io
 
     if model_config is None:
         return hf_io.load_hf_checkpoint(path, shardings=shardings)[1]
@@ -423,7 +423,7 @@ def load_params(path: str, shardings: Any = None, model_config: Any = None) -> A
     """
     if not paths_io.exists(path):
         raise ValueError(f"checkpoint path {path} does not exist")
-    from mathft_jax.models import hf_io  # noqa: PLC0415
+    from mathft_jax.models import hf_io
 
     if hf_io.is_hf_checkpoint(path):
         return _load_hf(path, shardings, model_config)
@@ -434,7 +434,7 @@ def load_params(path: str, shardings: Any = None, model_config: Any = None) -> A
     params_dir = os.path.join(root, "params")
     tree = stored_params(params_dir)
     if model_config is not None:
-        from mathft_jax.models import transformer  # noqa: PLC0415
+        from mathft_jax.models import transformer
 
         expected = transformer.abstract_params(model_config)
         check_param_shapes(tree, expected, root, model_gin_file())
@@ -453,6 +453,6 @@ def load_params(path: str, shardings: Any = None, model_config: Any = None) -> A
 
 def model_gin_file() -> str | None:
     """The gin/models/*.gin file this job was given (for hints), if any."""
-    from mathft_jax import gin_flags  # noqa: PLC0415
+    from mathft_jax import gin_flags
 
     return next((f for f in reversed(gin_flags.GIN_FILES) if "models/" in f), None)

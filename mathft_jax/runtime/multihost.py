@@ -24,7 +24,7 @@ def from_process_0(value: Any) -> Any:
     has one process. Every process must call it at the same point (it is a collective)."""
     if jax.process_count() == 1:
         return value
-    from jax.experimental import multihost_utils  # noqa: PLC0415
+    from jax.experimental import multihost_utils
 
     source = jax.process_index() == 0
     data = np.frombuffer(json.dumps(value).encode() if source else b"", np.uint8).astype(np.int32)
@@ -45,7 +45,7 @@ def to_host(x: Any) -> np.ndarray:
         return np.asarray(x)
     if x.is_fully_replicated:
         return np.asarray(x.addressable_data(0))
-    from jax.experimental import multihost_utils  # noqa: PLC0415
+    from jax.experimental import multihost_utils
 
     return np.asarray(multihost_utils.process_allgather(x, tiled=True))
 

@@ -30,7 +30,7 @@ class MetricsLogger:
         self._jsonl = os.path.join(model_dir, "train_log.jsonl")
         if self.enabled:
             drop_rows_after(self._jsonl, start_step)
-            from tensorboardX import SummaryWriter  # noqa: PLC0415
+            from tensorboardX import SummaryWriter
 
             self._writer = SummaryWriter(os.path.join(model_dir, "tb"))
 

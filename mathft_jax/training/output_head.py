@@ -56,7 +56,7 @@ def _inputs(group: dict[str, jax.Array]) -> tuple[jax.Array, jax.Array, jax.Arra
 
 def decoder_model(cfg: Any, chunk: int = 256) -> HeadModel:
     """The project's `Decoder(cfg)` as a `HeadModel` (what the trainer and the planner use)."""
-    from mathft_jax.models import transformer  # noqa: PLC0415
+    from mathft_jax.models import transformer
 
     module = transformer.Decoder(cfg)
 

@@ -42,7 +42,7 @@ log = logging.getLogger("mathft_jax.train")
 
 def default_batch_iterator(*args: Any, **kwargs: Any) -> Iterator[dict]:
     """`mathft_jax.data.pipeline.batch_iterator` (imported lazily: it loads TensorFlow)."""
-    from mathft_jax.data import pipeline  # noqa: PLC0415
+    from mathft_jax.data import pipeline
 
     return pipeline.batch_iterator(*args, **kwargs)
 
@@ -50,7 +50,7 @@ def default_batch_iterator(*args: Any, **kwargs: Any) -> Iterator[dict]:
 def _label_ids(obj: objectives.Objective, vocabulary: Any) -> objectives.Objective:
     if not obj.needs_labels or obj.label_ids is not None:
         return obj
-    from mathft_jax.data import prompts, vocabularies  # noqa: PLC0415
+    from mathft_jax.data import prompts, vocabularies
 
     ids = vocabularies.verifier_label_token_ids(vocabulary, *prompts.verifier_words())
     log.info("verifier label token ids (correct, incorrect) = %s", ids)
@@ -207,7 +207,7 @@ def train(
     lock = multihost.acquire_on_process_0(loop.model_dir, "train", is_dir=True)
     cfg = model_config if model_config is not None else ModelConfig()
     if vocabulary is None:
-        from mathft_jax.data import vocabularies  # noqa: PLC0415
+        from mathft_jax.data import vocabularies
 
         vocabulary = vocabularies.get_vocabulary()
     obj = _label_ids(objective or objectives.Objective(), vocabulary)

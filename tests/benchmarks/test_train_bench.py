@@ -75,7 +75,7 @@ def test_both_sides_train_the_same_tokens_once(capsys):
 
 
 def test_workloads_measure_the_gin_model_configs():
-    from mathft_jax.models.config import config_from_gin_file  # noqa: PLC0415
+    from mathft_jax.models.config import config_from_gin_file
 
     tiny = config_from_gin_file(bench.WORKLOADS["tiny"].model_gin)
     big = config_from_gin_file(bench.WORKLOADS["100m"].model_gin)

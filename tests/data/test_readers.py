@@ -158,7 +158,7 @@ def test_prm800k_bad_steps_name_file_and_line(tmp_path, step, message):
 
 
 def test_bad_math_lines_stop_the_job_or_are_skipped_by_env(tmp_path, monkeypatch):
-    from mathft_jax.data import problems  # noqa: PLC0415
+    from mathft_jax.data import problems
 
     train = [
         {"unique_id": f"train/algebra/{n}.json", **PROBLEM, "solution": f"$\\boxed{{{n}}}$"}
@@ -183,7 +183,7 @@ def test_bad_math_lines_stop_the_job_or_are_skipped_by_env(tmp_path, monkeypatch
 
 
 def test_a_byte_that_is_not_utf8_names_file_line_and_is_skipped_by_env(tmp_path, monkeypatch):
-    from mathft_jax.data import problems  # noqa: PLC0415
+    from mathft_jax.data import problems
 
     train = [
         {"unique_id": f"train/algebra/{n}.json", **PROBLEM, "solution": f"$\\boxed{{{n}}}$"}

@@ -32,7 +32,7 @@ def math_texts(math_data_dir):
 def test_round_trip_every_math_text_and_framing_equals_own_encoder(
     name, real_tokenizer_paths, math_texts
 ):
-    from tokenizers import Tokenizer  # noqa: PLC0415
+    from tokenizers import Tokenizer
 
     path = str(real_tokenizer_paths[name])
     vocab = vocabularies.HFTokenizerVocabulary(path)
@@ -65,7 +65,7 @@ def test_round_trip_every_math_text_and_framing_equals_own_encoder(
 
 
 def test_byte_vocabulary_keeps_the_shift_right_zero():
-    import seqio  # noqa: PLC0415
+    import seqio
 
     f = vocabularies.framing(seqio.ByteVocabulary())
     assert f == vocabularies.Framing(begin_id=0, eos_id=1, pad_id=0)

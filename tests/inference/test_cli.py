@@ -95,7 +95,7 @@ def test_decode_then_score_end_to_end(tmp_path):
     scored_records = [json.loads(line) for line in scored.read_text().splitlines()]
     assert [r["samples"] for r in scored_records] == [r["samples"] for r in records]
     first = scored_records[0]
-    from mathft_jax.data.vocabularies import get_vocabulary  # noqa: PLC0415
+    from mathft_jax.data.vocabularies import get_vocabulary
 
     expected = scoring.score_texts(
         params,

@@ -122,7 +122,7 @@ def test_kshot_prompt_layout_and_example_choice():
 
 def test_kshot_prompt_from_math_train(math_data_dir):
     pytest.importorskip("mathft_jax.data.problems")
-    from mathft_jax.data import problems  # noqa: PLC0415
+    from mathft_jax.data import problems
 
     prompt_fn, stops, meta = prompting.build_prompt_fn(style="kshot", k=4)
     prompt = prompt_fn("What is 1+1?")

@@ -99,8 +99,8 @@ def test_within_problem_auc_counts_ties_half_and_skips_one_label_problems():
 
 
 def test_verifier_ranking_hook_scores_each_problems_samples(monkeypatch):
-    from mathft_jax.data.verifier_data import LabelledSolutions  # noqa: PLC0415
-    from mathft_jax.inference import scoring  # noqa: PLC0415
+    from mathft_jax.data.verifier_data import LabelledSolutions
+    from mathft_jax.inference import scoring
 
     def fake_score_texts(params, pairs, **kw):
         assert kw["max_len"] == 64 and params == "p"

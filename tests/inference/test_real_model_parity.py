@@ -107,9 +107,9 @@ def test_verifier_score_equals_transformers(real, math500):
 
 
 def test_ssft_loss_through_task_converter_and_loss_equals_transformers(real, math_data_dir):
-    from mathft_jax.data import pipeline, tasks  # noqa: PLC0415
-    from mathft_jax.models import transformer  # noqa: PLC0415
-    from mathft_jax.training import losses  # noqa: PLC0415
+    from mathft_jax.data import pipeline, tasks
+    from mathft_jax.models import transformer
+    from mathft_jax.training import losses
 
     cfg, params, vocab, hf = real
     tasks.register_builtin_tasks()
@@ -131,7 +131,7 @@ def test_ssft_loss_through_task_converter_and_loss_equals_transformers(real, mat
         jnp.asarray(batch["decoder_loss_weights"]),
     )
     # transformers: the same two examples from their text, prompt masked with -100.
-    from mathft_jax.data import registry  # noqa: PLC0415
+    from mathft_jax.data import registry
 
     examples = registry.get_task("math_ssft_human").examples("validation")[:2]
     total, count = 0.0, 0
@@ -193,11 +193,11 @@ def test_first_sampled_token_follows_the_nucleus_of_transformers_logits(real, ma
 
 @pytest.mark.slow
 def test_ssft_steps_then_export_loads_in_transformers_with_our_logits(real, tmp_path):
-    import optax  # noqa: PLC0415
+    import optax
 
-    from mathft_jax.data import pipeline, tasks  # noqa: PLC0415
-    from mathft_jax.models import transformer  # noqa: PLC0415
-    from mathft_jax.training import losses  # noqa: PLC0415
+    from mathft_jax.data import pipeline, tasks
+    from mathft_jax.models import transformer
+    from mathft_jax.training import losses
 
     cfg, params, vocab, _ = real
     tasks.register_builtin_tasks()

@@ -74,7 +74,7 @@ def test_converted_folder_has_the_gguf_tokenizer_and_framing(smollm2_hf_dir):
 
 
 def _tiny_gguf(path, arch="llama", tensor_dtype=np.float32, tokenizer=True, raw_dtype=None):
-    import gguf  # noqa: PLC0415
+    import gguf
 
     w = gguf.GGUFWriter(str(path), arch)
     w.add_block_count(1)
@@ -109,7 +109,7 @@ def test_unsupported_architecture_names_file_and_arch(tmp_path):
 
 
 def test_unsupported_tensor_type_names_file_tensor_and_type(tmp_path):
-    import gguf  # noqa: PLC0415
+    import gguf
 
     path = _tiny_gguf(
         tmp_path / "f64.gguf", tensor_dtype=np.float64, raw_dtype=gguf.GGMLQuantizationType.F64

@@ -164,7 +164,7 @@ def test_missing_tensor_and_folder_errors_name_the_culprit(checkpoints, tmp_path
 def test_load_params_takes_the_gin_configs_layout_and_refuses_another_architecture(checkpoints):
     """INITIAL_CHECKPOINT_PATH / CHECKPOINT_PATH = an HF folder: the trainer's and decoder's gin
     ModelConfig decides dtypes and layer layout; a different architecture is an error."""
-    from mathft_jax.runtime import checkpoints as ckpt  # noqa: PLC0415
+    from mathft_jax.runtime import checkpoints as ckpt
 
     path, ref = checkpoints("qwen2")
     gin_cfg = hf_io.load_hf_config(path, scan_layers=False, param_dtype="bfloat16")

@@ -27,7 +27,7 @@ def _total_param_bytes(cfg) -> int:
 def test_tiny_train_step_fits_v5e_2x2_with_sharded_params():
     with gin_config(*TINY_TRAIN, "--gin.ModelConfig.embed_dim=256"):
         r = report.plan_stage("v5e:2x2", "train")
-        from mathft_jax.models import ModelConfig  # noqa: PLC0415
+        from mathft_jax.models import ModelConfig
 
         total = _total_param_bytes(ModelConfig())
     assert r["fits"] and 0 < r["total_bytes"] < r["hbm_bytes"] == 16 * chips.GiB

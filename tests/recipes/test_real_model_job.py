@@ -32,7 +32,7 @@ def test_real_model_gin_binds_the_job():
 
 @pytest.mark.slow
 def test_every_stage_runs_on_the_real_model(smollm2_gguf, tmp_path, math_data_dir):
-    from conftest import REPO_ROOT  # noqa: PLC0415
+    from conftest import REPO_ROOT
 
     work = tmp_path / "job"
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))

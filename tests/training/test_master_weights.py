@@ -52,7 +52,7 @@ def test_bf16_weights_drop_small_updates():
 
 
 def test_model_gins_keep_f32_master_weights():
-    import pathlib  # noqa: PLC0415
+    import pathlib
 
     root = pathlib.Path(__file__).resolve().parents[2] / "gin" / "models"
     for path in sorted(root.glob("*.gin")):

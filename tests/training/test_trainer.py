@@ -153,7 +153,7 @@ def test_verifier_xent_learns_a_learnable_label(tmp_path):
 def test_an_earlier_best_survives_keep_last_and_progress_is_shown(tmp_path, caplog):
     """best_mode "max" on a falling loss makes the first evaluation the best: orbax must keep it
     beside the latest step, best_checkpoint.json name it; the console line and TB are written."""
-    import logging  # noqa: PLC0415
+    import logging
 
     with caplog.at_level(logging.INFO, logger="mathft_jax.train"):
         run(
@@ -175,7 +175,7 @@ def test_an_earlier_best_survives_keep_last_and_progress_is_shown(tmp_path, capl
 def test_a_stage_starts_from_an_hf_checkpoint_folder(tmp_path):
     """INITIAL_CHECKPOINT_PATH may be a transformers folder (config.json + safetensors): its
     weights, not a random init, are where training starts."""
-    from mathft_jax.models import hf_io, transformer  # noqa: PLC0415
+    from mathft_jax.models import hf_io, transformer
 
     params = transformer.init_params(train_fakes.TINY, jax.random.key(7))
     hf_io.save_hf_checkpoint(tmp_path / "hf", train_fakes.TINY, params)
@@ -205,10 +205,10 @@ def test_a_crash_after_the_checkpoint_leaves_one_log_row_per_step(tmp_path):
 
 
 def test_a_second_trainer_on_one_model_dir_stops_naming_the_first(tmp_path):
-    import subprocess  # noqa: PLC0415
-    import sys  # noqa: PLC0415
+    import subprocess
+    import sys
 
-    from mathft_jax import locks  # noqa: PLC0415
+    from mathft_jax import locks
 
     holder = subprocess.Popen(
         [sys.executable, "-c", (

@@ -4,6 +4,7 @@ tests/conftest.py)."""
 
 import os
 import signal
+import socket
 import subprocess
 
 
@@ -20,3 +21,10 @@ def run_in_group(cmd: list[str], timeout: float, **popen_kwargs) -> subprocess.C
         proc.communicate()
         raise
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def free_port() -> int:
+    """A TCP port free on loopback now (for a test's jax.distributed coordinator)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -5,27 +5,20 @@ outputs are gathered to every process, only process 0 writes OUTPUT, and the fil
 import json
 import os
 import pathlib
-import socket
 import sys
 
 import pytest
-from subprocess_group import run_in_group
+from subprocess_group import free_port, run_in_group
 from test_cli import TINY, save_random_model
 
 HERE = pathlib.Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def local_sh(processes: int, args: list[str], log_dir: pathlib.Path, timeout: float = 300) -> str:
     """launch/local.sh with `processes` x (4 / processes) fake CPU devices; returns its stderr."""
     cmd = ["bash", str(REPO / "launch" / "local.sh"), "--num_processes", str(processes)]
-    cmd += ["--devices_per_process", str(4 // processes), "--port", str(_free_port())]
+    cmd += ["--devices_per_process", str(4 // processes), "--port", str(free_port())]
     cmd += ["--python", sys.executable, "--log_dir", str(log_dir), *args]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MATHFT_", "PYTHON"))}
     env["PYTHONPATH"] = f"{HERE}{os.pathsep}{REPO}"

@@ -4,10 +4,10 @@ import json
 import os
 import pathlib
 import shlex
-import socket
 import sys
 
 import pytest
+from subprocess_group import free_port
 
 HERE = pathlib.Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -15,12 +15,6 @@ REPO = HERE.parents[1]
 
 def _lines(stdout: str) -> list[list[str]]:
     return [shlex.split(line) for line in stdout.splitlines() if line.strip()]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_single_process_dry_run(run_script):
@@ -98,7 +92,7 @@ def test_bad_arguments_fail_clearly(run_script, args, message):
 
 def _probe_job(run_script, tmp_path, *probe_args: str) -> list[dict]:
     """Runs distributed_probe.py as 2 processes x 2 fake devices; its JSON line from each."""
-    args = ["--num_processes", "2", "--devices_per_process", "2", "--port", str(_free_port())]
+    args = ["--num_processes", "2", "--devices_per_process", "2", "--port", str(free_port())]
     args += ["--module", "distributed_probe", "--env", f"PYTHONPATH={HERE}{os.pathsep}{REPO}"]
     args += ["--python", sys.executable, "--log_dir", str(tmp_path), "--", *probe_args]
     result = run_script("local.sh", args)
@@ -127,7 +121,7 @@ def test_mathft_distributed_joins_the_job(run_script, tmp_path):
 def test_two_process_training_run_through_local_sh(run_script, tmp_path):
     """launch/local.sh + the real trainer: 2 processes x 2 devices train 2 steps, one checkpoint."""
     model_dir = tmp_path / "model"
-    args = ["--num_processes", "2", "--devices_per_process", "2", "--port", str(_free_port())]
+    args = ["--num_processes", "2", "--devices_per_process", "2", "--port", str(free_port())]
     args += ["--stage", "train", "--python", sys.executable, "--log_dir", str(tmp_path / "logs")]
     args += ["--gin_file", "gin/ssft.gin", f"--gin.MODEL_DIR={model_dir}", "--gin.TRAIN_STEPS=2"]
     args += ["--gin.BATCH_SIZE=4", "--gin.WARMUP_STEPS=0", "--gin.ValidationConfig.every=0"]

@@ -4,11 +4,11 @@ loopback (gloo)."""
 
 import os
 import pathlib
-import socket
 import subprocess
 import sys
 
 import pytest
+from subprocess_group import free_port
 
 from mathft_jax import locks
 
@@ -16,14 +16,8 @@ HERE = pathlib.Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _two_processes(target: pathlib.Path) -> list:
-    port = _free_port()
+    port = free_port()
     procs = []
     for rank in range(2):
         env = {k: v for k, v in os.environ.items() if not k.startswith("MATHFT_")}

@@ -3,12 +3,12 @@ joined by jax.distributed (gloo) matching one process with the same 8 devices.""
 
 import os
 import pathlib
-import socket
 import subprocess
 import sys
 
 import pytest
 import train_fakes
+from subprocess_group import free_port
 
 from mathft_jax.training import metrics_logging
 
@@ -78,19 +78,13 @@ def test_sigterm_saves_and_exits_cleanly(tmp_path):
     assert sorted(os.listdir(model_dir / "checkpoints")) == ["4"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_two_processes_match_one_with_eight_devices(tmp_path):
     extra = ("CheckpointConfig.every = 0",)
     single, single_dir = launch(tmp_path, "single", 3, extra, devices=8)
     rc, out = finish(single)
     assert rc == 0, out[-3000:]
-    addr = f"127.0.0.1:{_free_port()}"
+    addr = f"127.0.0.1:{free_port()}"
     procs = [
         launch(
             tmp_path, "multi", 3, extra, devices=4,

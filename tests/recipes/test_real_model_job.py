@@ -35,7 +35,8 @@ def test_every_stage_runs_on_the_real_model(smollm2_gguf, tmp_path, math_data_di
     from conftest import REPO_ROOT
 
     work = tmp_path / "job"
-    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    # One CPU device, as a user runs it (conftest gives test processes 8 fake devices).
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), XLA_FLAGS="")
     cmd = [
         sys.executable,
         "-m",

@@ -36,7 +36,9 @@ def _config(work_dir) -> paper.RecipeConfig:
 def test_recipe_runs_every_stage_then_skips_them_on_rerun(tmp_path, capsys):
     table = paper.run_recipe(_config(tmp_path))
     rows = [line for line in table.splitlines() if line.startswith("| ")]
-    assert rows[0].startswith("| model | N | Pass@1 | Maj1@N | Maj2@N | Pass@N | re-rank all")
+    assert rows[0].startswith(
+        "| model | N | Pass@1 | mean sample acc. | Maj1@N | Maj2@N | Pass@N | re-rank all"
+    )
     assert [r.split(" | ")[0] for r in rows[1:]] == ["| ssft", "| multitask"]
     assert all(r.split(" | ")[1] == "4" for r in rows[1:])
     assert (tmp_path / "results.md").read_text() == table

@@ -506,7 +506,11 @@ def paper_table(results: dict[str, dict[str, Any]], ks: Sequence[int]) -> str:
 
 
 def _signed(stat: dict[str, Any]) -> str:
-    return f"{stat['mean']:+.3f} [{stat['ci95_low']:+.2f}, {stat['ci95_high']:+.2f}]"
+    """A paired difference with its CI; no CI on a single problem (it is not defined)."""
+    text = f"{stat['mean']:+.3f}"
+    if stat.get("ci95_low") is not None:
+        text += f" [{stat['ci95_low']:+.2f}, {stat['ci95_high']:+.2f}]"
+    return text
 
 
 def run_recipe(cfg: RecipeConfig) -> str:

@@ -20,6 +20,7 @@ from typing import Any
 import gin
 
 from mathft_jax import paths_io
+from mathft_jax.evaluation import report
 from mathft_jax.models import gguf_io  # registers ModelConfig with gin before the config locks
 from mathft_jax.recipes import paper
 
@@ -144,8 +145,8 @@ def run_real_model_job(
     results[f"{kshot}-shot base"] = paper.evaluate_stage(cfg, work, "evaluate_baseline", pool)
     steps = [
         f"TRAIN_STEPS = {ssft_steps}",
-        f"train.eval_every = {ssft_steps}",
-        f"train.checkpoint_every = {ssft_steps}",
+        f"ValidationConfig.every = {ssft_steps}",
+        f"CheckpointConfig.every = {ssft_steps}",
     ]
     ssft = paper.train_stage(
         cfg,
@@ -178,7 +179,7 @@ def run_real_model_job(
         f"wall time {time.time() - start:.0f} s (this invocation).\n"
     )
     (work / "results.md").write_text(table)
-    paper.plot_curves(results, work / "metrics_vs_n.png")
+    report.plot_vs_n(results, work / "metrics_vs_n.png")
     print(f"\n[real_model] done in {time.time() - start:.0f} s; {work / 'results.md'}\n")
     print(table)
     return table

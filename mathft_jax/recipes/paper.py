@@ -320,6 +320,19 @@ def _worth_showing(line: str) -> bool:
     return bool(line.strip()) and not any(n in line for n in noise)
 
 
+def chosen_checkpoint_line(name: str, stage_dir: epath.Path) -> str:
+    """The validation figure a stage's checkpoint was chosen by (e.g. the verifier's within-problem
+    AUC on validation), as a line under the table; empty when the stage recorded none."""
+    best = stage_dir / "model" / "best_checkpoint.json"
+    record = json.loads(best.read_text()) if best.exists() else {}
+    if record.get("value") is None:
+        return ""
+    return (
+        f"{name} checkpoint chosen on validation: {record['metric']} = {record['value']:.3f} "
+        f"at step {record['step']}\n"
+    )
+
+
 def chosen_checkpoint(model_dir: epath.Path) -> str:
     """The stage's checkpoint picked on validation (`best_checkpoint.json` written by the trainer)."""
     best = model_dir / "best_checkpoint.json"
@@ -559,7 +572,7 @@ def _run_stages(cfg: RecipeConfig, work: epath.Path) -> str:
         )
         scored = score_stage(cfg, work, f"score_{model}", verifier, test_pool)
         results[model] = evaluate_stage(cfg, work, f"evaluate_{model}", scored)
-    table = paper_table(results, cfg.ks)
+    table = paper_table(results, cfg.ks) + chosen_checkpoint_line("verifier", work / "verifier")
     (work / "results.md").write_text(table)
     report.plot_vs_n(results, work / "metrics_vs_n.png")
     print(

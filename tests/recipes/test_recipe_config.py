@@ -1,5 +1,7 @@
 """The recipe's gin files and the bindings it hands every stage (no training here)."""
 
+import json
+
 import gin
 import pytest
 
@@ -93,3 +95,16 @@ def test_paper_table_has_a_row_per_generator_at_the_full_pool_size_with_cis_and_
     assert diff.startswith("multitask - ssft (paired over problems, N = 4, 95% CI): ")
     assert "Pass@1 +0.500 [-0.48, +1.48]" in diff and "Maj1@N +0.500 [-0.48, +1.48]" in diff
     assert "mean sample acc. +0.000 [+0.00, +0.00]" in diff and "SCR-2 +0.000" in diff
+
+
+def test_the_verifiers_validation_figure_goes_under_the_table(tmp_path):
+    from etils import epath
+
+    stage = epath.Path(tmp_path) / "verifier"
+    assert paper.chosen_checkpoint_line("verifier", stage) == ""  # nothing recorded: no line
+    (stage / "model").mkdir(parents=True)
+    record = {"step": 200, "metric": "validation/within_problem_auc", "value": 0.7123, "path": "x"}
+    (stage / "model" / "best_checkpoint.json").write_text(json.dumps(record))
+    assert paper.chosen_checkpoint_line("verifier", stage) == (
+        "verifier checkpoint chosen on validation: validation/within_problem_auc = 0.712 at step 200\n"
+    )

@@ -3,10 +3,9 @@
 import dataclasses
 import pathlib
 
-import gin
 import pytest
 
-from mathft_jax.models.config import ModelConfig
+from mathft_jax.models.config import ModelConfig, config_from_gin_file
 
 GIN_MODELS = pathlib.Path(__file__).resolve().parents[2] / "gin" / "models"
 # Published parameter counts (model cards), in millions, and our tiny/benchmark sizes.
@@ -21,12 +20,9 @@ EXPECTED_MILLIONS = {
 
 
 def _from_gin(name: str) -> ModelConfig:
-    gin.clear_config()
-    try:
-        gin.parse_config_file(str(GIN_MODELS / f"{name}.gin"))
-        return gin.query_parameter("%MODEL_CONFIG").scoped_configurable_fn()
-    finally:
-        gin.clear_config()
+    # Through the jobs' own loader: its search path resolves `include "models/base.gin"` whatever
+    # ran before (parsed bare, the include found the path only when an earlier test had set it).
+    return config_from_gin_file(str(GIN_MODELS / f"{name}.gin"))
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_MILLIONS))

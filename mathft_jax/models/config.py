@@ -72,6 +72,11 @@ class ModelConfig:
     # Layers per iteration of that scan (lax.scan `unroll`; >= num_layers: no loop at all). A loop
     # saves compile time on deep models; unrolled, XLA skips the loop's stacked residual buffers.
     scan_unroll: int = 1
+    # Training/scoring attention (no KV cache) in blocks of this many query positions, each
+    # block's scores recomputed in the backward pass: peak memory holds one block's
+    # [batch, heads, block, length] scores instead of all [batch, heads, length, length].
+    # 0: all queries at once. Lengths that are not a multiple are padded up to one.
+    attention_query_block: int = 0
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
@@ -95,6 +100,12 @@ class ModelConfig:
             )
         if self.scan_unroll < 1:
             raise ValueError(f"ModelConfig.scan_unroll={self.scan_unroll}; expected >= 1")
+        block = self.attention_query_block
+        if not isinstance(block, int) or isinstance(block, bool) or block < 0:
+            raise ValueError(
+                f"ModelConfig.attention_query_block={block!r}; expected an int >= 0 "
+                "(0: attention over all queries at once)"
+            )
         for name in ("dtype", "param_dtype"):
             if getattr(self, name) not in _DTYPES:
                 raise ValueError(f"ModelConfig.{name}={getattr(self, name)!r}; expected {_DTYPES}")

@@ -392,3 +392,99 @@ def test_decode_layout_step_slices_no_layer_out_of_a_stack():
 
     assert sliced_layers(per_layer=False)  # the stacked layout does copy them
     assert not sliced_layers(per_layer=True), sliced_layers(per_layer=True)
+
+
+# Query-blocked attention (`attention_query_block`): 12 positions in blocks of 4 (divisible) and
+# of 5 (5 + 5 + 2, the last block padded).
+_BLOCK_CASES = [
+    ("llama_scan", 4),
+    ("llama_scan", 5),
+    ("gemma2_scan", 5),  # softcap + sliding window 3 (narrower than a block)
+    ("qwen_loop", 4),  # q/k/v bias, no layer scan
+]
+
+
+def _packed_batch() -> tuple[jax.Array, jax.Array, jax.Array]:
+    """(tokens, positions, segment_ids) [2, 12]: row 0 packs 5 + 4 tokens and 3 pads, row 1 is
+    one 12-token example, so segments start and end inside blocks of 4 and of 5."""
+    tokens = _tokens(2, 12, seed=7)
+    segment_ids = jnp.asarray([[1] * 5 + [2] * 4 + [0] * 3, [1] * 12], jnp.int32)
+    positions = jnp.asarray([list(range(5)) + list(range(4)) + [0] * 3, list(range(12))])
+    return jnp.where(segment_ids > 0, tokens, 0), positions.astype(jnp.int32), segment_ids
+
+
+def _logits_and_grads(cfg, params, tokens, positions, segment_ids):
+    def loss(p):
+        logits, _ = transformer.Decoder(cfg).apply(
+            {"params": p}, tokens, positions, segment_ids=segment_ids
+        )
+        return jax.nn.logsumexp(logits, axis=-1).mean() - logits[..., 3].mean(), logits
+
+    return jax.jit(jax.value_and_grad(loss, has_aux=True))(params)
+
+
+@pytest.mark.parametrize("name,block", _BLOCK_CASES)
+def test_query_blocked_attention_equals_whole_in_logits_and_gradients(name, block):
+    whole_cfg = CONFIGS[name]
+    blocked_cfg = dataclasses.replace(whole_cfg, attention_query_block=block)
+    params = _params(whole_cfg)
+    batch = _packed_batch()
+    (_, whole), g_whole = _logits_and_grads(whole_cfg, params, *batch)
+    (_, blocked), g_blocked = _logits_and_grads(blocked_cfg, params, *batch)
+    np.testing.assert_allclose(blocked, whole, atol=1e-5, rtol=1e-5)
+    for path, g in jax.tree_util.tree_leaves_with_path(g_whole):
+        got = functools.reduce(lambda t, k: t[k.key], path, g_blocked)
+        np.testing.assert_allclose(got, g, atol=1e-5, rtol=1e-5, err_msg=jax.tree_util.keystr(path))
+    # The comparison sees real values: the packing mask matters to these logits and gradients.
+    (_, unpacked), g_unpacked = _logits_and_grads(
+        blocked_cfg, params, batch[0], batch[1], jnp.ones_like(batch[2])
+    )
+    assert np.abs(np.asarray(unpacked[0, 5:9]) - np.asarray(whole[0, 5:9])).max() > 1e-3
+    assert np.abs(np.asarray(g_unpacked["embedding"] - g_whole["embedding"])).max() > 1e-4
+
+
+def test_query_blocked_attention_runs_a_checkpointed_loop_over_blocks():
+    """Block 0, or a block as long as the row, keeps the whole path; else one loop body."""
+    batch = _packed_batch()
+    loop = dataclasses.replace(TINY, scan_layers=False)  # no layer scan: any scan is the blocks'
+    params = _params(loop)
+
+    def jaxpr(block: int) -> str:
+        cfg = dataclasses.replace(loop, attention_query_block=block)
+        apply = lambda p: transformer.Decoder(cfg).apply(  # noqa: E731
+            {"params": p}, batch[0], batch[1], segment_ids=batch[2]
+        )
+        return str(jax.make_jaxpr(apply)(params))
+
+    assert "remat" not in jaxpr(0) and " scan[" not in jaxpr(0)  # jax.checkpoint: remat2
+    assert jaxpr(12) == jaxpr(0)
+    blocked = jaxpr(5)
+    assert blocked.count(" scan[") == blocked.count("remat2[") == TINY.num_layers
+    # Scores [batch, kv_heads, group, queries, keys]: all queries, or one block of 5.
+    assert "f32[2,2,2,12,12]" in jaxpr(0) and "f32[2,2,2,12,12]" not in blocked
+    assert "f32[2,2,2,5,12]" in blocked
+
+
+def test_query_blocks_see_each_query_rows_own_mask():
+    """Direct check of the blocked function, tail block included: flipping the mask of the last
+    (padded-block) query row changes that row's output and only it."""
+    cfg = dataclasses.replace(TINY, attn_logit_softcap=5.0)
+    rng = np.random.default_rng(0)
+    q, k, v = (
+        jnp.asarray(rng.normal(size=s), jnp.float32) for s in [(2, 7, 2, 2, 8)] + [(2, 7, 2, 8)] * 2
+    )
+    mask = jnp.asarray(rng.random((2, 7, 7)) < 0.6)
+    whole = transformer._attend(cfg, q, k, v, mask)
+    blocked = transformer._attend_query_blocks(cfg, q, k, v, mask, 3)
+    assert blocked.shape == whole.shape == (2, 7, 4, 8)
+    np.testing.assert_allclose(blocked, whole, atol=1e-6, rtol=1e-6)
+    flipped = transformer._attend_query_blocks(cfg, q, k, v, mask.at[:, 6].set(~mask[:, 6]), 3)
+    np.testing.assert_allclose(flipped[:, :6], whole[:, :6], atol=1e-6, rtol=1e-6)
+    assert np.abs(np.asarray(flipped[:, 6] - whole[:, 6])).max() > 1e-3
+
+
+def test_attention_query_block_must_be_a_non_negative_int():
+    with pytest.raises(ValueError, match="attention_query_block=-1"):
+        ModelConfig(attention_query_block=-1)
+    with pytest.raises(ValueError, match="attention_query_block=2.5"):
+        ModelConfig(attention_query_block=2.5)

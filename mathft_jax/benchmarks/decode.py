@@ -22,10 +22,11 @@ the prompt's cache (`transformer.share_prefix`; HF copies and reads it N times),
 longer slices each layer's weights and cache out of the layer stack (`unstack_layers`, a fifth of
 the 100m step), and top-p sampling is exact rejection sampling (one pass over the vocabulary instead
 of 31). What is left on the tiny step is mostly per-operation overhead of 64 x 128-wide products.
-smollm2 (real SmolLM2-135M weights, prompt 128, 64 x 32 new tokens), one repeat on a loaded machine
-(2026-12-02, load ~10-20): 128.9 vs 13.8 tokens/s = 9.36x, but other processes used 21 s of CPU in
-the JAX window and 187 s in the HF one, so that ratio overstates; rerun with --repeats 3 on a quiet
-machine before quoting it.
+smollm2 (real SmolLM2-135M weights, prompt 128, 64 x 32 new tokens), `--sizes smollm2 --repeats 3`
+(2026-12-02 11:19-11:35, 2 cores; for its first 11 min other jobs ran beside it, then they were
+paused): 287.4 vs 53.3 tokens/s = 5.40x (medians; other processes' CPU in the median windows 0.16 s
+beside mathft_jax, 1.88 s beside HF). An earlier single repeat on a loaded machine gave 9.36x: HF
+suffered more from the load.
 """
 
 import argparse

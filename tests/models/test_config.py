@@ -42,7 +42,13 @@ def test_hf_config_round_trip(name):
     cfg = _from_gin(name)
     back = ModelConfig.from_hf_config(cfg.to_hf_config())
     # Numerics and compilation are ours, not the checkpoint's.
-    ours = {"dtype": cfg.dtype, "param_dtype": cfg.param_dtype, "remat": cfg.remat}
+    ours = {
+        "dtype": cfg.dtype,
+        "param_dtype": cfg.param_dtype,
+        "remat": cfg.remat,
+        "attention_query_block": cfg.attention_query_block,
+    }
+    assert back.attention_query_block == 0  # not in config.json: it comes from our gin
     assert dataclasses.replace(back, **ours) == cfg
 
 

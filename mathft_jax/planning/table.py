@@ -103,11 +103,13 @@ def render(results_dir: pathlib.Path, models, topologies, stages, command: str) 
         "",
         f"    {command}",
         "",
-        "GiB are per chip (compiled arguments + outputs - aliased + temporaries + code); FLOPs are "
+        "GiB are per chip (compiled arguments + outputs - aliased + temporaries + code; where the "
+        "compiler ran out of HBM, its temporaries + parameters + optimizer state); FLOPs are "
         "model FLOPs per step counted from the config (train: forward, backward and remat "
         "recompute); the roofline column is a LOWER BOUND on step time from the chip's bf16 peak "
         "and HBM bandwidth, not a measurement. `gin that fits` is what was added where the "
-        "default did not fit. Largest batch: `--find_batch` (blank where not searched).",
+        "default did not fit (`none` where no fallback fits; the row's figures are then the "
+        "last one's). Largest batch: `--find_batch` (blank where not searched).",
         "",
         "| model | topology | stage | fits | GiB / chip (HBM) | TFLOP / step | roofline bound | "
         "largest batch | gin that fits |",
@@ -134,6 +136,8 @@ def render(results_dir: pathlib.Path, models, topologies, stages, command: str) 
                 bound = r["roofline_seconds_lower_bound"]
                 fb = r.get("find_batch", {}).get("batch", "")
                 extra = " ".join(a.replace("--gin.", "") for a in r.get("extra", []))
+                if not r["fits"]:  # every fallback was tried: none fits (figures: the last one)
+                    extra = f"none (figures with the last tried: {extra})" if extra else "none"
                 lines.append(
                     f"| {model} | {topo} | {stage} | {fits} | {gib} | {tf:.1f} | "
                     f"≥ {bound * 1e3:.0f} ms | {fb} | {extra} |"

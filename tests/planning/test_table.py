@@ -1,0 +1,30 @@
+"""docs/tpu_plan.md's rendering from the rows' JSON (no compile)."""
+
+import json
+
+from mathft_jax.planning import chips, table
+
+
+def _row(fits: bool, extra: list[str]) -> dict:
+    return {
+        "fits": fits, "total_bytes": 18 * chips.GiB, "hbm_bytes": 16 * chips.GiB,
+        "over_bytes": 2 * chips.GiB if not fits else 0, "flops": {"total": 2e15},
+        "roofline_seconds_lower_bound": 2.5, "extra": extra,
+    }  # fmt: skip
+
+
+def test_render_names_the_fallback_that_fits_and_none_when_none_does(tmp_path):
+    (tmp_path / "a__v5e_2x2__ssft.json").write_text(json.dumps(_row(True, ["--gin.ACCUM_STEPS=2"])))
+    (tmp_path / "b__v5e_2x2__ssft.json").write_text(
+        json.dumps(_row(False, ["--gin.ACCUM_STEPS=8"]))
+    )
+    (tmp_path / "c__v5e_2x2__ssft.json").write_text(json.dumps(_row(False, [])))
+    page = table.render(tmp_path, ["a", "b", "c", "d"], ["v5e:2x2"], ["ssft"], "cmd")
+    rows = {line.split(" | ")[0][2:]: line for line in page.splitlines() if line.startswith("| ")}
+    assert rows["a"].endswith("| ACCUM_STEPS=2 |")
+    assert (
+        "| **no** |" in rows["b"]
+        and "none (figures with the last tried: ACCUM_STEPS=8)" in rows["b"]
+    )
+    assert rows["c"].endswith("| none |")
+    assert "- d v5e:2x2 ssft" in page

@@ -27,7 +27,7 @@ def test_real_model_gin_binds_the_job():
         )
         assert gin.query_parameter("run_real_model_job.kshot") == 4
         # The sizes measured to fit 30 minutes on 2 cores (26 min 39 s; see the gin file).
-        assert gin.query_parameter("SSFT_STEPS") == 10
+        assert gin.query_parameter("%SSFT_STEPS") == 10
         assert gin.query_parameter("run_real_model_job.validation_examples") == 16
     finally:
         gin.clear_config()

@@ -47,6 +47,10 @@ class ModelFns:
     init_cache: InitCacheFn
     share_prefix: SharePrefixFn | None = None
     prepare_params: Callable[[Any], Any] | None = None
+    # (params, tokens, positions, segment_ids, label_ids [k]) -> f32 [batch, k]: the logits of
+    # `label_ids` at the last position, from the final hidden states and k head columns, so
+    # verifier scoring builds no [batch, length, vocab] tensor (issue 15's score plans).
+    last_label_logits: Callable[..., jax.Array] | None = None
 
 
 def decoder_fns(config: Any, cache_dtype: Any = jnp.float32) -> ModelFns:
@@ -76,7 +80,19 @@ def decoder_fns(config: Any, cache_dtype: Any = jnp.float32) -> ModelFns:
     def prepare_params(params):
         return transformer.unstack_layers(config, params)[1]
 
-    return ModelFns(apply, init_cache, transformer.share_prefix, prepare_params)
+    def last_label_logits(params, tokens, positions, segment_ids, label_ids):
+        module = modules[config.scan_layers and "layers" in params]
+        hidden, _ = module.apply(
+            {"params": params}, tokens, positions, segment_ids=segment_ids, return_hidden=True
+        )
+        columns = jnp.take(transformer.output_head(config, params), label_ids, axis=1)
+        logits = jnp.einsum(
+            "be,ek->bk", hidden[:, -1, :], columns, preferred_element_type=jnp.float32
+        )
+        cap = config.final_logit_softcap
+        return logits if cap is None else jnp.tanh(logits / cap) * cap
+
+    return ModelFns(apply, init_cache, transformer.share_prefix, prepare_params, last_label_logits)
 
 
 def prompt_positions(segment_ids: jax.Array) -> jax.Array:

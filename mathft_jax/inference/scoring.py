@@ -56,8 +56,11 @@ def verifier_scores(
       f32 [batch] p(correct) / (p(correct) + p(incorrect)).
     """
     positions = decoding.prompt_positions(segment_ids)
-    logits, _ = model.apply(params, tokens, positions, segment_ids, None)
-    label_logits = logits[:, -1, :].astype(jnp.float32)[:, label_ids]  # [batch, 2]
+    if model.last_label_logits is not None:  # two head columns: no [batch, length, vocab] logits
+        label_logits = model.last_label_logits(params, tokens, positions, segment_ids, label_ids)
+    else:
+        logits, _ = model.apply(params, tokens, positions, segment_ids, None)
+        label_logits = logits[:, -1, :].astype(jnp.float32)[:, label_ids]  # [batch, 2]
     return jnp.exp(jax.nn.log_softmax(label_logits, axis=-1)[:, 0])
 
 

@@ -88,3 +88,39 @@ def test_label_words_must_differ_in_first_token():
     assert scoring.label_token_ids(fakes.ByteVocab(), "correct", "incorrect") == (102, 108)
     with pytest.raises(ValueError, match="correct_word"):
         scoring.label_token_ids(fakes.ByteVocab(), "yes", "yeah")
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},  # tied embeddings, no softcap
+        {"tie_embeddings": False, "final_logit_softcap": 5.0},  # own head, soft-capped logits
+        {"scan_layers": False},
+    ],
+)
+def test_two_head_columns_give_the_full_logits_score(overrides):
+    """Scoring reads two head columns at the last position (no [batch, length, vocab] logits);
+    it must give what the whole logits give."""
+    import dataclasses
+
+    from mathft_jax.inference import decoding
+    from mathft_jax.models import config as model_config
+    from mathft_jax.models import transformer
+
+    cfg = dataclasses.replace(
+        model_config.ModelConfig(vocab_size=384, embed_dim=64, num_layers=2, num_heads=4,
+                                 num_kv_heads=2, head_dim=16, mlp_dim=128),
+        **overrides,
+    )  # fmt: skip
+    params = transformer.init_params(cfg, jax.random.PRNGKey(0))
+    tokens = jax.random.randint(jax.random.PRNGKey(1), (3, 12), 3, 384)
+    segment_ids = jnp.ones((3, 12), jnp.int32).at[0, :4].set(0).at[1, :1].set(0)  # left padding
+    tokens = jnp.where(segment_ids == 0, 0, tokens)
+    label_ids = jnp.asarray([99, 105], jnp.int32)
+    fns = decoding.decoder_fns(cfg)
+    assert fns.last_label_logits is not None
+    two_columns = scoring.verifier_scores(params, tokens, segment_ids, label_ids, model=fns)
+    full = dataclasses.replace(fns, last_label_logits=None)
+    whole = scoring.verifier_scores(params, tokens, segment_ids, label_ids, model=full)
+    np.testing.assert_allclose(np.asarray(two_columns), np.asarray(whole), rtol=1e-5, atol=1e-6)
+    assert float(jnp.std(whole)) > 1e-4  # rows differ: the comparison is on real scores

@@ -51,6 +51,11 @@ def test_racing_processes_exactly_one_wins_and_the_others_name_it(tmp_path, mode
     (winner,) = [p.pid for p, o in zip(procs, outs) if o.startswith("GOT")]
     for out in outs:
         if out.startswith("HELD"):
+            # A loser that reads the lock before the winner has written its record is told the
+            # holder is still starting (`locks.describe` of an empty record); otherwise it names
+            # the winner. Which one a loser sees is the race's timing (both are seen under load).
+            if "is in use by a job that is starting" in out:
+                continue
             assert f"is in use by racer (host {socket.gethostname()}, pid {winner}" in out
             assert "command: python" in out and "kill" in out
     assert not (tmp_path / "dir" / locks.LOCK_NAME).exists()  # released at the end

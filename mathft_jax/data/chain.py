@@ -14,6 +14,9 @@ concentrated on a problem's one or two hard steps, so a problem's wrong samples 
 wrong value (2.3 distinct answers per problem): Maj1@16 0.699 vs mean sample accuracy 0.633 after 700
 SSFT steps, 0.973 vs 0.959 at greedy 0.98 and 0.482 vs 0.450 at greedy 0.53 (steps 800, 600 of a
 1000-step run); Maj4@16 0.95 at 700 steps.
+The `mod10` variant (`chain_problems.variant = "mod10"`, gin/data/mod10.gin) sums single digits mod
+10, one table entry a step, and `with_slips` writes its training solutions as a fallible teacher
+would, so a generator's slips are random rather than systematic (measurements in gin/data/mod10.gin).
 Problem plus solution stay under ~100 bytes (byte vocabulary: the smoke model trains in minutes).
 
 Splits are disjoint by problem text (`synthetic.split_of`: a hash of the text), example `i` of a
@@ -28,6 +31,8 @@ SPLITS = synthetic.SPLITS
 DEFAULT_SIZES = {"train": 20000, "validation": 500, "test": 500}
 MIN_STEPS, MAX_STEPS = 3, 6
 LOW, HIGH = 10, 99
+VARIANTS = ("carry", "mod10")
+MOD10_MIN_STEPS, MOD10_MAX_STEPS = 4, 10
 
 
 def make_example(rng: random.Random) -> synthetic.SynthExample:
@@ -52,10 +57,67 @@ def make_example(rng: random.Random) -> synthetic.SynthExample:
     return synthetic.SynthExample("", problem, solution, answer, level=len(steps))
 
 
-def generate(split: str, num_examples: int | None = None, seed: int = 0) -> list:
+def mod10_problem(digits: list[int]) -> str:
+    """The `mod10` problem text of a digit sequence."""
+    return f"Add mod 10: {' '.join(map(str, digits))}."
+
+
+def make_mod10_example(rng: random.Random) -> synthetic.SynthExample:
+    """One `mod10` problem: digits summed mod 10, one single-digit step a line.
+
+        Problem: Add mod 10: 7 5 9 3 8.
+        Solution: 7+5=2. 2+9=1. 1+3=4. 4+8=2. \\boxed{2}
+
+    Every step is one entry of a 10 x 9 table and sits at fixed offsets from its operands, so a
+    checker needs only the line itself; a slip shifts the final answer by a random nonzero amount.
+    """
+    digits = [rng.randint(1, 9) for _ in range(rng.randint(MOD10_MIN_STEPS, MOD10_MAX_STEPS) + 1)]
+    value, steps = digits[0], []
+    for d in digits[1:]:
+        new = (value + d) % 10
+        steps.append(f"{value}+{d}={new}.")
+        value = new
+    problem = mod10_problem(digits)
+    solution = " ".join(steps) + f" \\boxed{{{value}}}"
+    return synthetic.SynthExample("", problem, solution, str(value), level=len(steps))
+
+
+def with_slips(example: synthetic.SynthExample, rate: float, seed: int) -> str:
+    """A `mod10` solution as a fallible teacher writes it: each step's result is off by one
+    (up or down, mod 10) with probability `rate`, and later steps go on from the written value.
+
+    Trained on these, a generator learns to slip at random steps by random amounts, as a sampled
+    LLM does, instead of learning the table perfectly or not at all. The boxed answer is the last
+    written value, so a slipped solution's answer is wrong (the example's `answer` stays true).
+    """
+    if not example.problem.startswith("Add mod 10: "):
+        raise ValueError(f"with_slips needs a mod10 problem, got {example.problem!r}")
+    if rate <= 0:
+        return example.solution
+    rng = random.Random(f"slips-{seed}-{example.problem}")
+    digits = [int(t) for t in example.problem[len("Add mod 10: ") : -1].split()]
+    value, steps = digits[0], []
+    for d in digits[1:]:
+        new = (value + d) % 10
+        if rng.random() < rate:
+            new = (new + rng.choice((-1, 1))) % 10
+        steps.append(f"{value}+{d}={new}.")
+        value = new
+    return " ".join(steps) + f" \\boxed{{{value}}}"
+
+
+_MAKERS = {"carry": make_example, "mod10": make_mod10_example}
+
+
+def generate(
+    split: str, num_examples: int | None = None, seed: int = 0, variant: str = "carry"
+) -> list:
     """The first `num_examples` distinct problems of `split` for `seed` (default DEFAULT_SIZES)."""
     if split not in SPLITS:
         raise ValueError(f"chain split must be one of {SPLITS}, got {split!r}")
+    if variant not in VARIANTS:
+        raise ValueError(f"chain variant must be one of {VARIANTS}, got {variant!r}")
+    make = _MAKERS[variant]
     wanted = DEFAULT_SIZES[split] if num_examples is None else num_examples
     out: list[synthetic.SynthExample] = []
     seen: set[str] = set()
@@ -63,9 +125,10 @@ def generate(split: str, num_examples: int | None = None, seed: int = 0) -> list
     while len(out) < wanted:
         if index > 50 * wanted + 1000:
             raise ValueError(f"chain: found only {len(out)} distinct {split} problems")
-        rng = random.Random(f"chain-{seed}-{index}")
+        name = "chain" if variant == "carry" else variant  # "carry" keeps its original draws
+        rng = random.Random(f"{name}-{seed}-{index}")
         index += 1
-        ex = make_example(rng)
+        ex = make(rng)
         if ex.problem in seen or synthetic.split_of(ex.problem) != split:
             continue
         seen.add(ex.problem)

@@ -20,15 +20,15 @@ KINDS = ("ssft", "eval")
 
 @gin.configurable
 def chain_problems(
-    split: str, num_train: int = 20000, num_eval: int = 500, seed: int = 0
+    split: str, num_train: int = 20000, num_eval: int = 500, seed: int = 0, variant: str = "carry"
 ) -> list[synthetic.SynthExample]:
-    """The chain split; sizes and seed bind in gin (`chain_problems.num_train = ...`)."""
-    return _cached(split, num_train if split == "train" else num_eval, seed)
+    """The chain split; sizes, seed and variant bind in gin (`chain_problems.num_train = ...`)."""
+    return _cached(split, num_train if split == "train" else num_eval, seed, variant)
 
 
 @functools.lru_cache(maxsize=16)
-def _cached(split: str, size: int, seed: int) -> list[synthetic.SynthExample]:
-    return chain.generate(split, size, seed)
+def _cached(split: str, size: int, seed: int, variant: str) -> list[synthetic.SynthExample]:
+    return chain.generate(split, size, seed, variant)
 
 
 def _ssft(split: str) -> list[TextExample]:
@@ -38,17 +38,32 @@ def _ssft(split: str) -> list[TextExample]:
     ]
 
 
-def register_chain_tasks() -> list[str]:
+def _teacher_ssft(slip_rate: float, split: str) -> list[TextExample]:
+    """Training solutions written by a fallible teacher (`chain.with_slips`); the others clean."""
+    if split != "train" or slip_rate <= 0:
+        return _ssft(split)
+    return [
+        {"inputs": prompts.ssft_prompt(e.problem), "targets": chain.with_slips(e, slip_rate, i)}
+        for i, e in enumerate(chain_problems(split))
+    ]
+
+
+def register_chain_tasks(teacher_slip_rate: float = 0.0) -> list[str]:
     """Registers `chain_ssft` (all splits) and `chain_eval` (validation, test); returns the names."""
-    register_task("chain_ssft", _ssft, replace=True)
+    register_task("chain_ssft", functools.partial(_teacher_ssft, teacher_slip_rate), replace=True)
     register_task("chain_eval", _ssft, splits=("validation", "test"), replace=True)
     return ["chain_ssft", "chain_eval"]
 
 
 @gin.configurable
-def chain_task(kind: str = "ssft") -> str:
-    """Registers the chain tasks and returns the name of the `kind` one (`chain_{kind}`)."""
+def chain_task(kind: str = "ssft", teacher_slip_rate: float = 0.0) -> str:
+    """Registers the chain tasks and returns the name of the `kind` one (`chain_{kind}`).
+
+    `teacher_slip_rate` > 0 (mod10 variant only) writes the training solutions with slips.
+    """
     if kind not in KINDS:
         raise ValueError(f"chain_task.kind must be one of {KINDS}, got {kind!r}")
-    register_chain_tasks()
+    if not 0 <= teacher_slip_rate < 1:
+        raise ValueError(f"chain_task.teacher_slip_rate must be in [0, 1), got {teacher_slip_rate}")
+    register_chain_tasks(teacher_slip_rate)
     return f"chain_{kind}"

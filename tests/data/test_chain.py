@@ -6,7 +6,7 @@ import re
 import gin
 import pytest
 
-from mathft_jax import grading
+from mathft_jax import gin_flags, grading
 from mathft_jax.data import chain, chain_tasks, problems, prompts
 from mathft_jax.data.registry import get_task
 
@@ -73,3 +73,79 @@ def test_chain_gin_file_names_the_task_and_lengths_that_fit(_clean_gin):
         len(prompts.verifier_prompt(e.problem, e.solution)) for e in chain.generate("test")
     )
     assert longest + (72 - 64) <= verifier  # a sample may run to max_decode_len 72, not just 64
+
+
+def test_mod10_steps_are_single_digit_sums_at_fixed_offsets():
+    examples = chain.generate("test", 300, variant="mod10")
+    assert examples != chain.generate("test", 300)  # the variant changes the problems
+    for e in examples:
+        digits = [int(t) for t in e.problem[len("Add mod 10: ") : -1].split()]
+        steps = re.findall(r"(\d)\+(\d)=(\d)\.", e.solution)
+        assert chain.MOD10_MIN_STEPS <= len(steps) == e.level == len(digits) - 1
+        running = digits[0]
+        for (a, d, c), given in zip(steps, digits[1:]):
+            assert int(a) == running and int(d) == given
+            running = (running + given) % 10
+            assert int(c) == running
+        assert e.answer == str(sum(digits) % 10) == grading.extract_answer(e.solution)
+    with pytest.raises(ValueError, match="variant"):
+        chain.generate("test", 3, variant="mod11")
+
+
+def test_a_fallible_teacher_slips_by_one_and_goes_on_from_what_it_wrote():
+    examples = chain.generate("train", 400, variant="mod10")
+    assert [chain.with_slips(e, 0.0, i) for i, e in enumerate(examples)] == [
+        e.solution for e in examples
+    ]
+    slipped_steps = total_steps = wrong_answers = 0
+    for i, e in enumerate(examples):
+        written = chain.with_slips(e, 0.3, i)
+        assert written == chain.with_slips(e, 0.3, i)  # deterministic
+        steps = re.findall(r"(\d)\+(\d)=(\d)\.", written)
+        for k, (a, d, c) in enumerate(steps):
+            if k:
+                assert int(a) == int(steps[k - 1][2])  # later steps start from the written value
+            delta = (int(c) - int(a) - int(d)) % 10
+            assert delta in (0, 1, 9)
+            slipped_steps += delta != 0
+        total_steps += len(steps)
+        answer = grading.extract_answer(written)
+        assert answer == steps[-1][2]
+        wrong_answers += answer != e.answer
+    assert 0.25 < slipped_steps / total_steps < 0.35
+    assert wrong_answers > 200
+    with pytest.raises(ValueError, match="mod10"):
+        chain.with_slips(chain.generate("train", 1)[0], 0.3, 0)
+
+
+def test_teacher_slips_reach_only_the_training_split(_clean_gin):
+    gin.parse_config(
+        [
+            "chain_problems.variant = 'mod10'",
+            "chain_problems.num_eval = 50",
+            "chain_problems.num_train = 50",
+        ]
+    )
+    chain_tasks.chain_task("ssft", teacher_slip_rate=0.3)
+    task = get_task("chain_ssft")
+    clean = {s: chain_tasks.chain_problems(s) for s in chain.SPLITS}
+    assert [e["targets"] for e in task.examples("validation")] == [
+        e.solution for e in clean["validation"]
+    ]
+    train = [e["targets"] for e in task.examples("train")]
+    assert train != [e.solution for e in clean["train"]]
+    assert train == [chain.with_slips(e, 0.3, i) for i, e in enumerate(clean["train"])]
+    with pytest.raises(ValueError, match="teacher_slip_rate"):
+        chain_tasks.chain_task("ssft", teacher_slip_rate=1.0)
+
+
+def test_mod10_gin_file_lengths_fit_the_longest_problem_solution_and_verifier_prompt(_clean_gin):
+    gin_flags.setup_gin(["--gin_file=data/mod10.gin"])  # as a job reads it (repo gin/ searched)
+    assert gin.query_parameter("chain_problems.variant") == "mod10"
+    lengths = gin.query_parameter("%TASK_FEATURE_LENGTHS")
+    examples = [e for s in chain.SPLITS for e in chain.generate(s, 500, variant="mod10")]
+    assert max(len(prompts.ssft_prompt(e.problem)) for e in examples) <= lengths["inputs"]
+    assert max(len(e.solution) + 1 for e in examples) <= lengths["targets"]  # + EOS
+    verifier = gin.query_parameter("%VERIFIER_FEATURE_LENGTHS")["inputs"]
+    longest_problem = max(len(prompts.verifier_prompt(e.problem, "")) for e in examples)
+    assert longest_problem + lengths["targets"] <= verifier  # a sample may run to the decode cap

@@ -86,11 +86,7 @@ def decoder_fns(config: Any, cache_dtype: Any = jnp.float32) -> ModelFns:
             {"params": params}, tokens, positions, segment_ids=segment_ids, return_hidden=True
         )
         columns = jnp.take(transformer.output_head(config, params), label_ids, axis=1)
-        logits = jnp.einsum(
-            "be,ek->bk", hidden[:, -1, :], columns, preferred_element_type=jnp.float32
-        )
-        cap = config.final_logit_softcap
-        return logits if cap is None else jnp.tanh(logits / cap) * cap
+        return transformer.logits_from_hidden(hidden[:, -1, :], columns, config.final_logit_softcap)
 
     return ModelFns(apply, init_cache, transformer.share_prefix, prepare_params, last_label_logits)
 

@@ -88,8 +88,19 @@ def _matmul(x: jax.Array, w: jax.Array, contract: int = 1, preferred: Any = None
     return y.reshape(*lead, *out)
 
 
-def _softcap(x: jax.Array, cap: float | None) -> jax.Array:
+def softcap(x: jax.Array, cap: float | None) -> jax.Array:
+    """Gemma 2's soft cap `tanh(x / cap) * cap` (None: x unchanged); scores and logits both."""
     return x if cap is None else jnp.tanh(x / cap) * cap
+
+
+def logits_from_hidden(hidden: jax.Array, head: jax.Array, cap: float | None = None) -> jax.Array:
+    """f32 logits `softcap(hidden @ head)`: hidden [..., embed], head [embed, vocab or k columns].
+
+    The one place the head and its cap are applied outside the module: the chunked losses and
+    verifier scoring read a few columns or positions without the full [batch, length, vocab].
+    """
+    logits = jnp.einsum("...e,ev->...v", hidden, head, preferred_element_type=jnp.float32)
+    return softcap(logits, cap)
 
 
 class RMSNorm(nn.Module):
@@ -140,7 +151,7 @@ def _attend(
         scores = jnp.concatenate([prefix_scores, scores], axis=-1)
         rows_mask = jnp.repeat(prefix_mask, batch // prompts, axis=0)  # [b, l, prefix_len]
         mask = jnp.concatenate([rows_mask, mask], axis=-1)
-    scores = _softcap(scores, cfg.attn_logit_softcap)
+    scores = softcap(scores, cfg.attn_logit_softcap)
     scores = jnp.where(mask[:, None, None, :, :], scores, _MASK_VALUE)
     probs = jax.nn.softmax(scores, axis=-1).astype(cfg.compute_dtype)
     if prefix is None:
@@ -472,7 +483,7 @@ class Decoder(nn.Module):
             )
             logits = _matmul(x, head.astype(dt), preferred=jnp.float32)
         logits = nn.with_logical_constraint(
-            _softcap(logits, cfg.final_logit_softcap), ("batch", "length", "vocab")
+            softcap(logits, cfg.final_logit_softcap), ("batch", "length", "vocab")
         )
         if cache is None:
             return logits, None

@@ -10,6 +10,8 @@ A row with no target token (the padding rows of a final eval batch) is masked ou
 import jax
 import jax.numpy as jnp
 
+from mathft_jax.models.transformer import logits_from_hidden  # noqa: F401 (part of this API)
+
 
 def token_log_probs(logits: jax.Array, targets: jax.Array) -> jax.Array:
     """log p(target_t | prefix) for every position: f32 [batch, length]."""
@@ -119,14 +121,6 @@ def joint_loss(cls_loss: jax.Array, mle: jax.Array, alpha: float) -> jax.Array:
 
 
 # --- Losses from the final hidden states: no [batch, length, vocab] f32 tensor is materialised. ---
-
-
-def logits_from_hidden(
-    hidden: jax.Array, head: jax.Array, softcap: float | None = None
-) -> jax.Array:
-    """f32 logits `softcap(hidden @ head)`: hidden [..., embed], head [embed, vocab or k]."""
-    logits = jnp.einsum("...e,ev->...v", hidden, head, preferred_element_type=jnp.float32)
-    return logits if softcap is None else jnp.tanh(logits / softcap) * softcap
 
 
 def chunked_token_log_probs(

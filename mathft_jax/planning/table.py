@@ -3,11 +3,13 @@ score) for each model on each topology, one `python -m mathft_jax.plan` subproce
 
     python -m mathft_jax.planning.table [--models llama3_1b,...] [--topologies v5e:2x2,...]
         [--stages ssft,verifier,decode,score] [--find_batch] [--results_dir docs/tpu_plan]
-        [--output docs/tpu_plan.md] [--timeout 1800]
+        [--output docs/tpu_plan.md] [--timeout 1800] [--redo] [--tuned_only]
 
 Each row's JSON is kept in --results_dir, so a rerun only compiles the rows missing there; the page
 is written from whatever is there, and lists the rows not yet computed. Compiles of the 8B model
-take minutes each on a small host.
+take minutes each on a small host. A train row that fits neither by default nor with the
+accumulation fallbacks is tried last with its gin/tpu/<model>_<topology>.gin where there is one
+(`--tuned_only --redo` recomputes just those tries).
 """
 
 import argparse
@@ -48,6 +50,26 @@ FALLBACKS = {
     "decode": (["--gin.load_model.cache_dtype='bfloat16'"],),
     "score": (["--gin.run_score.batch_size=16"], ["--gin.run_score.batch_size=8"]),
 }
+TRAIN_STAGES = ("ssft", "verifier")
+# A train row's last try where the fallbacks above do not fit: gin/tpu/<model>_<topology>.gin
+# (e.g. gin/tpu/gemma2_2b_v5e_2x2.gin), the gin a job on that slice adds.
+TUNED_GIN = "gin/tpu/{model}_{topology}.gin"
+
+
+def tuned_gin(model: str, topology: str, stage: str) -> list[str]:
+    """The row's gin/tpu/ file as a try (`--gin_file=...`), or nothing when it has none."""
+    path = TUNED_GIN.format(model=model, topology=topology.replace(":", "_"))
+    if stage not in TRAIN_STAGES or not pathlib.Path(path).exists():
+        return []
+    return [f"--gin_file={path}"]
+
+
+def row_tries(model: str, topology: str, stage: str, tuned_only: bool = False) -> list[list[str]]:
+    """The extra arguments of each try, in order: the default, the fallbacks, the tuned gin."""
+    tuned = tuned_gin(model, topology, stage)
+    if tuned_only:
+        return [tuned] if tuned else []
+    return [[], *FALLBACKS[stage], *([tuned] if tuned else [])]
 
 
 def row_args(model: str, topology: str, stage: str, extra: list[str]) -> list[str]:
@@ -59,9 +81,9 @@ def row_args(model: str, topology: str, stage: str, extra: list[str]) -> list[st
 
 
 def run_row(model: str, topology: str, stage: str, out: pathlib.Path, find_batch: bool,
-            timeout: float) -> dict:  # fmt: skip
+            timeout: float, tuned_only: bool = False) -> dict:  # fmt: skip
     """Plans one row (and its fallbacks while it does not fit); writes and returns its JSON."""
-    tries = [[], *FALLBACKS[stage]]
+    tries = row_tries(model, topology, stage, tuned_only)
     result: dict = {}
     for extra in tries:
         args = row_args(model, topology, stage, extra)
@@ -135,7 +157,9 @@ def render(results_dir: pathlib.Path, models, topologies, stages, command: str) 
                 tf = r["flops"]["total"] / 1e12
                 bound = r["roofline_seconds_lower_bound"]
                 fb = r.get("find_batch", {}).get("batch", "")
-                extra = " ".join(a.replace("--gin.", "") for a in r.get("extra", []))
+                extra = " ".join(
+                    a.replace("--gin.", "").replace("--gin_file=", "") for a in r.get("extra", [])
+                )
                 if not r["fits"]:  # every fallback was tried: none fits (figures: the last one)
                     extra = f"none (figures with the last tried: {extra})" if extra else "none"
                 lines.append(
@@ -165,6 +189,14 @@ def main(argv: list[str]) -> int:
     p.add_argument("--output", default="docs/tpu_plan.md")
     p.add_argument("--timeout", type=float, default=1800)
     p.add_argument("--render_only", action="store_true")
+    p.add_argument(
+        "--redo", action="store_true", help="recompute rows that have a JSON already (overwrite)"
+    )
+    p.add_argument(
+        "--tuned_only", action="store_true",
+        help="train rows: try only their gin/tpu/ file (where the default and fallbacks are "
+        "known not to fit); rows without one are skipped",
+    )  # fmt: skip
     a = p.parse_args(argv)
     models, topos, stages = (x.split(",") for x in (a.models, a.topologies, a.stages))
     results = pathlib.Path(a.results_dir)
@@ -173,11 +205,13 @@ def main(argv: list[str]) -> int:
         for topo in topos:
             for stage in stages:
                 path = results / f"{model}__{topo.replace(':', '_')}__{stage}.json"
-                if a.render_only or path.exists():
+                if a.render_only or (path.exists() and not a.redo):
+                    continue
+                if a.tuned_only and not tuned_gin(model, topo, stage):
                     continue
                 print(f"== {model} {topo} {stage}", flush=True)
                 try:
-                    run_row(model, topo, stage, path, a.find_batch, a.timeout)
+                    run_row(model, topo, stage, path, a.find_batch, a.timeout, a.tuned_only)
                 except subprocess.TimeoutExpired:
                     print(f"   timed out after {a.timeout} s", flush=True)
                 pathlib.Path(a.output).write_text(

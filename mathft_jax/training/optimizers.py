@@ -46,12 +46,24 @@ def make_optimizer(
     b2: float = 0.95,
     eps: float = 1e-8,
     clip_norm: float | None = 1.0,
+    adafactor_parameter_scale: bool = True,
 ) -> optax.GradientTransformation:
-    """The optimiser chain: global-norm clipping (if clip_norm) then AdamW or Adafactor."""
+    """The optimiser chain: global-norm clipping (if clip_norm) then AdamW or Adafactor.
+
+    Adafactor keeps factored second moments and no first moment, so its state is a small fraction
+    of AdamW's two f32 moments: what lets gemma2_2b SSFT fit v5e:2x2 (gin/tpu/). optax scales its
+    step by each weight's RMS (`adafactor_parameter_scale=True`), so at an AdamW-sized learning
+    rate small weights barely move; with False the rate is an absolute step per weight, as in
+    AdamW, and an AdamW recipe's LEARNING_RATE carries over.
+    """
     if name == "adamw":
         opt = optax.adamw(schedule, b1=b1, b2=b2, eps=eps, weight_decay=weight_decay)
     elif name == "adafactor":
-        opt = optax.adafactor(schedule, weight_decay_rate=weight_decay or None)
+        opt = optax.adafactor(
+            schedule,
+            weight_decay_rate=weight_decay or None,
+            multiply_by_parameter_scale=adafactor_parameter_scale,
+        )
     elif name == "sgd":
         opt = optax.sgd(schedule)
     else:

@@ -28,3 +28,18 @@ def test_render_names_the_fallback_that_fits_and_none_when_none_does(tmp_path):
     )
     assert rows["c"].endswith("| none |")
     assert "- d v5e:2x2 ssft" in page
+
+
+def test_train_rows_try_their_tpu_gin_last_and_the_page_names_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "gin" / "tpu").mkdir(parents=True)
+    (tmp_path / "gin" / "tpu" / "m_v5e_2x2.gin").write_text("ACCUM_STEPS = 8\n")
+    tuned = ["--gin_file=gin/tpu/m_v5e_2x2.gin"]
+    tries = table.row_tries("m", "v5e:2x2", "ssft")
+    assert tries[0] == [] and tries[-1] == tuned and len(tries) == 2 + len(table.FALLBACKS["ssft"])
+    assert table.row_tries("m", "v5e:2x2", "ssft", tuned_only=True) == [tuned]
+    assert table.row_tries("m", "v5e:2x2", "score")[-1] != tuned  # train stages only
+    assert table.row_tries("m", "v5p:2x4x4", "ssft", tuned_only=True) == []
+    (tmp_path / "m__v5e_2x2__ssft.json").write_text(json.dumps(_row(True, tuned)))
+    page = table.render(tmp_path, ["m"], ["v5e:2x2"], ["ssft"], "cmd")
+    assert "| yes |" in page and page.count("| gin/tpu/m_v5e_2x2.gin |") == 1

@@ -59,3 +59,40 @@ def test_model_gins_keep_f32_master_weights():
         text = path.read_text()
         if 'ModelConfig.dtype = "bfloat16"' in text:
             assert 'ModelConfig.param_dtype = "float32"' in text, path.name
+
+
+def _adafactor_change_rms(parameter_scale: bool) -> float:
+    """RMS over the matrices of what 3 Adafactor steps at 1e-5 moved them (bf16 compute)."""
+    from mathft_jax.training import optimizers
+
+    cfg = dataclasses.replace(TINY, dtype="bfloat16", param_dtype="float32")
+    tx = optimizers.make_optimizer(
+        lambda s: LR, name="adafactor", adafactor_parameter_scale=parameter_scale
+    )
+    step = jax.jit(
+        make_train_step(
+            objectives.Objective("mle"), output_head.decoder_model(cfg), tx, lambda s: LR
+        )
+    )
+    params = transformer.init_params(cfg, jax.random.key(0))
+    state = TrainState(jnp.asarray(0), params, tx.init(params))
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        state, _ = step(state, jax.tree.map(jnp.asarray, make_rows(rng, 8, 4, 12)))
+    moved = [
+        np.asarray(a - b).ravel()
+        for a, b in zip(jax.tree.leaves(state.params), jax.tree.leaves(params), strict=True)
+        if a.ndim >= 2
+    ]
+    return float(np.sqrt(np.mean(np.concatenate(moved) ** 2)))
+
+
+def test_adafactor_without_parameter_scale_steps_by_the_learning_rate():
+    """gin/tpu/gemma2_2b_v5e_2x2.gin swaps AdamW for Adafactor at recipe_math's 1e-5: without
+    parameter scaling each weight moves about 1e-5 a step, as under AdamW; with it (optax's
+    default) the step is scaled by the weight's RMS: real models' 0.02-scale weights would barely
+    train. Measured here: 2.5e-5 over the 3 steps without, 4.7e-6 with (TINY's larger init)."""
+    absolute = _adafactor_change_rms(parameter_scale=False)
+    scaled = _adafactor_change_rms(parameter_scale=True)
+    assert 3 * 0.3 * LR < absolute < 3 * 1.5 * LR, absolute
+    assert scaled < absolute / 3, (scaled, absolute)

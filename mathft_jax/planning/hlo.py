@@ -1,5 +1,10 @@
 """Collectives of a compiled (optimised) HLO module: count and result bytes per step, with
-instructions inside a while loop of known trip count (the layer scan) counted once per iteration."""
+instructions inside a while loop (the layer scan) counted once per iteration.
+
+A loop's trip count is its `known_trip_count` where the compiler left one; TPU programs often drop
+it, so it is otherwise read from the loop itself: a condition `counter < constant(N)` on one tuple
+element whose start value, in the while's operand tuple, is a constant S (through copies) gives
+N - S. A loop matching neither is counted once and marked (`unknown_loops`)."""
 
 import collections
 import re
@@ -16,6 +21,12 @@ _COMP = re.compile(r"^(ENTRY\s+)?%?([\w.\-]+)\s.*\{\s*$")
 _INSTR = re.compile(r"^\s*(?:ROOT\s+)?%?[\w.\-]+\s*=\s*(.*?)\s([\w\-]+)\(")
 _CALLS = re.compile(r"\b(?:body|condition|calls|to_apply|branch_computations)=\{?%?([\w.\-]+)")
 _TRIP = re.compile(r'"known_trip_count":\{"n":"(\d+)"\}')
+_DEF = re.compile(r"^\s*(?:ROOT\s+)?%([\w.\-]+)\s*=\s*(.*)$")
+_CONST = re.compile(r"\bconstant\((-?\d+)\)")
+_LT = re.compile(r"compare\(%([\w.\-]+), %([\w.\-]+)\), direction=LT\b")
+_GTE_INDEX = re.compile(r"get-tuple-element\(%[\w.\-]+\), index=(\d+)")
+_WHILE_OPERAND = re.compile(r"\bwhile\(%([\w.\-]+)\)")
+_CONDITION = re.compile(r"\bcondition=%?([\w.\-]+)")
 
 
 def shape_bytes(text: str) -> int:
@@ -46,6 +57,47 @@ def _computations(hlo: str) -> tuple[dict[str, list[str]], str]:
     return comps, entry
 
 
+def _definitions(lines: list[str]) -> dict[str, str]:
+    """{instruction name: its right-hand side} of one computation."""
+    return {m.group(1): m.group(2) for m in map(_DEF.match, lines) if m}
+
+
+def _constant(defs: dict[str, str], name: str, depth: int = 0) -> int | None:
+    """The integer a scalar instruction holds: a constant, possibly through copies."""
+    rhs = defs.get(name, "")
+    if (m := _CONST.search(rhs)) and " constant(" in rhs:
+        return int(m.group(1))
+    if " copy(%" in rhs and depth < 8:
+        return _constant(defs, rhs.split(" copy(%", 1)[1].split(")", 1)[0], depth + 1)
+    return None
+
+
+def inferred_trip_count(comps: dict[str, list[str]], caller: str, while_line: str) -> int | None:
+    """N - S for a loop `counter < constant(N)` whose counter starts at constant S; else None."""
+    cond, operand = _CONDITION.search(while_line), _WHILE_OPERAND.search(while_line)
+    if not cond or not operand or cond.group(1) not in comps:
+        return None
+    cond_defs = _definitions(comps[cond.group(1)])
+    compares = [m for rhs in cond_defs.values() if (m := _LT.search(rhs))]
+    if len(compares) != 1:
+        return None
+    counter, limit = compares[0].groups()
+    index = _GTE_INDEX.search(cond_defs.get(counter, ""))
+    bound = _constant(cond_defs, limit)
+    if index is None or bound is None:
+        return None
+    caller_defs = _definitions(comps[caller])
+    init = caller_defs.get(operand.group(1), "")
+    if " tuple(" not in init:
+        return None
+    elements = [
+        e.strip().lstrip("%") for e in init.split(" tuple(", 1)[1].split(")", 1)[0].split(",")
+    ]
+    k = int(index.group(1))
+    start = _constant(caller_defs, elements[k]) if k < len(elements) else None
+    return None if start is None or bound < start else bound - start
+
+
 def collectives(hlo: str) -> dict[str, dict[str, float]]:
     """{kind: {"count": per step, "bytes": result bytes per chip per step, "unknown_loops": n}}."""
     comps, entry = _computations(hlo)
@@ -61,13 +113,16 @@ def collectives(hlo: str) -> dict[str, dict[str, float]]:
             callees = _CALLS.findall(line)
             if not callees:
                 continue
-            trip = _TRIP.search(line)
             is_while = " while(" in line
+            trip: int | None = None
+            if is_while:
+                known = _TRIP.search(line)
+                trip = int(known.group(1)) if known else inferred_trip_count(comps, name, line)
             for callee in callees:
                 f, u = factor, in_unknown
                 if is_while:
-                    if trip:
-                        f = factor * int(trip.group(1))
+                    if trip is not None:
+                        f = factor * trip
                     else:
                         u = in_unknown + 1
                 visit(callee, f, u, depth + 1)

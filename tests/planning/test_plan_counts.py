@@ -55,3 +55,44 @@ def test_roofline_is_the_slower_of_compute_and_memory():
     v5e = chips.CHIPS["v5e"]
     assert flops.roofline_seconds(197e12, 0, v5e) == pytest.approx(1.0)
     assert flops.roofline_seconds(0, 0.819e12, v5e) == pytest.approx(1.0)
+
+
+# As TPU programs print the layer scan: no known_trip_count, a `counter < constant` condition on
+# tuple element 0, the counter starting from a copied constant in the while's operand tuple.
+HLO_NO_TRIP = """HloModule jit_step, entry_computation_layout={(f32[8]{0})->f32[8]{0}}
+
+%body (p: (s32[], bf16[4,8])) -> (s32[], bf16[4,8]) {
+  %ag = bf16[4,8]{1,0:T(8,128)(2,1)} all-gather(bf16[1,8]{1,0} %x), channel_id=1, dimensions={0}
+  ROOT %t = (s32[], bf16[4,8]) tuple(%i, %ag)
+}
+
+%cond (wide.param.49: (s32[], bf16[4,8])) -> pred[] {
+  %constant.458.clone.3 = s32[]{:T(128)} constant(COUNT)
+  %wide.param.49 = (s32[]{:T(128)}, bf16[4,8]) parameter(0)
+  %get-tuple-element.3221 = s32[]{:T(128)} get-tuple-element(%wide.param.49), index=0
+  ROOT %lt.85 = pred[]{:T(512)} compare(%get-tuple-element.3221, %constant.458.clone.3), direction=LT, metadata={op_name="while/cond/lt"}
+}
+
+ENTRY %main (param.0: f32[8]) -> f32[8] {
+  %constant.469.clone = s32[]{:T(128)} constant(START)
+  %copy.334 = s32[]{:T(128)} copy(%constant.469.clone)
+  %tuple.292 = (s32[]{:T(128)}, bf16[4,8]) tuple(%copy.334, %x)
+  %w = (s32[], bf16[4,8]) while(%tuple.292), condition=%cond, body=%body
+  ROOT %r = f32[8]{0} copy(%param.0)
+}
+"""
+
+
+@pytest.mark.parametrize("start,count,expected", [(0, 28, 28), (2, 28, 26)])
+def test_a_loop_without_known_trip_count_is_counted_from_its_condition(start, count, expected):
+    text = HLO_NO_TRIP.replace("START", str(start)).replace("COUNT", str(count))
+    c = hlo.collectives(text)
+    assert c["all-gather"]["count"] == expected and c["all-gather"]["unknown_loops"] == 0
+    assert c["all-gather"]["bytes"] == expected * 4 * 8 * 2
+
+
+def test_a_loop_whose_counter_start_is_not_a_constant_stays_marked_unknown():
+    text = HLO_NO_TRIP.replace("START", "0").replace("COUNT", "28")
+    text = text.replace("copy(%constant.469.clone)", "copy(%param.0)")
+    c = hlo.collectives(text)
+    assert c["all-gather"]["count"] == 1 and c["all-gather"]["unknown_loops"] == 1

@@ -16,17 +16,22 @@ from mathft_jax.training.train_state import TrainState, make_train_step
 LR = 1e-5
 
 
-def _steps(param_dtype: str, n: int = 3):
-    """(relative error of the applied change vs the optimizer's update, per step)."""
-    cfg = dataclasses.replace(TINY, dtype="bfloat16", param_dtype=param_dtype)
-    tx = optax.adamw(LR, b1=0.9, b2=0.95)
+def _jitted_step_and_state(cfg, tx):
+    """The trainer's MLE step (jitted) and its start state at seed 0, for `cfg` and `tx`."""
     step = jax.jit(
         make_train_step(
             objectives.Objective("mle"), output_head.decoder_model(cfg), tx, lambda s: LR
         )
     )
     params = transformer.init_params(cfg, jax.random.key(0))
-    state = TrainState(jnp.asarray(0), params, tx.init(params))
+    return step, TrainState(jnp.asarray(0), params, tx.init(params))
+
+
+def _steps(param_dtype: str, n: int = 3):
+    """(relative error of the applied change vs the optimizer's update, per step)."""
+    cfg = dataclasses.replace(TINY, dtype="bfloat16", param_dtype=param_dtype)
+    tx = optax.adamw(LR, b1=0.9, b2=0.95)
+    step, state = _jitted_step_and_state(cfg, tx)
     rng = np.random.default_rng(0)
     errors = []
     for _ in range(n):
@@ -69,13 +74,8 @@ def _adafactor_change_rms(parameter_scale: bool) -> float:
     tx = optimizers.make_optimizer(
         lambda s: LR, name="adafactor", adafactor_parameter_scale=parameter_scale
     )
-    step = jax.jit(
-        make_train_step(
-            objectives.Objective("mle"), output_head.decoder_model(cfg), tx, lambda s: LR
-        )
-    )
-    params = transformer.init_params(cfg, jax.random.key(0))
-    state = TrainState(jnp.asarray(0), params, tx.init(params))
+    step, state = _jitted_step_and_state(cfg, tx)
+    params = state.params
     rng = np.random.default_rng(0)
     for _ in range(3):
         state, _ = step(state, jax.tree.map(jnp.asarray, make_rows(rng, 8, 4, 12)))

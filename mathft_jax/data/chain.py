@@ -57,9 +57,26 @@ def make_example(rng: random.Random) -> synthetic.SynthExample:
     return synthetic.SynthExample("", problem, solution, answer, level=len(steps))
 
 
+MOD10_PREFIX = "Add mod 10: "
+
+
 def mod10_problem(digits: list[int]) -> str:
     """The `mod10` problem text of a digit sequence."""
-    return f"Add mod 10: {' '.join(map(str, digits))}."
+    return f"{MOD10_PREFIX}{' '.join(map(str, digits))}."
+
+
+def _mod10_solution(
+    digits: list[int], slip_rate: float = 0.0, rng: random.Random | None = None
+) -> str:
+    """The worked sum of `digits`; with `rng`, each result is off by one with `slip_rate`."""
+    value, steps = digits[0], []
+    for d in digits[1:]:
+        new = (value + d) % 10
+        if rng is not None and rng.random() < slip_rate:
+            new = (new + rng.choice((-1, 1))) % 10
+        steps.append(f"{value}+{d}={new}.")
+        value = new
+    return " ".join(steps) + f" \\boxed{{{value}}}"
 
 
 def make_mod10_example(rng: random.Random) -> synthetic.SynthExample:
@@ -72,14 +89,11 @@ def make_mod10_example(rng: random.Random) -> synthetic.SynthExample:
     checker needs only the line itself; a slip shifts the final answer by a random nonzero amount.
     """
     digits = [rng.randint(1, 9) for _ in range(rng.randint(MOD10_MIN_STEPS, MOD10_MAX_STEPS) + 1)]
-    value, steps = digits[0], []
-    for d in digits[1:]:
-        new = (value + d) % 10
-        steps.append(f"{value}+{d}={new}.")
-        value = new
-    problem = mod10_problem(digits)
-    solution = " ".join(steps) + f" \\boxed{{{value}}}"
-    return synthetic.SynthExample("", problem, solution, str(value), level=len(steps))
+    answer = str(sum(digits) % 10)
+    solution = _mod10_solution(digits)
+    return synthetic.SynthExample(
+        "", mod10_problem(digits), solution, answer, level=len(digits) - 1
+    )
 
 
 def with_slips(example: synthetic.SynthExample, rate: float, seed: int) -> str:
@@ -90,20 +104,12 @@ def with_slips(example: synthetic.SynthExample, rate: float, seed: int) -> str:
     LLM does, instead of learning the table perfectly or not at all. The boxed answer is the last
     written value, so a slipped solution's answer is wrong (the example's `answer` stays true).
     """
-    if not example.problem.startswith("Add mod 10: "):
+    if not example.problem.startswith(MOD10_PREFIX):
         raise ValueError(f"with_slips needs a mod10 problem, got {example.problem!r}")
     if rate <= 0:
         return example.solution
-    rng = random.Random(f"slips-{seed}-{example.problem}")
-    digits = [int(t) for t in example.problem[len("Add mod 10: ") : -1].split()]
-    value, steps = digits[0], []
-    for d in digits[1:]:
-        new = (value + d) % 10
-        if rng.random() < rate:
-            new = (new + rng.choice((-1, 1))) % 10
-        steps.append(f"{value}+{d}={new}.")
-        value = new
-    return " ".join(steps) + f" \\boxed{{{value}}}"
+    digits = [int(t) for t in example.problem[len(MOD10_PREFIX) : -1].split()]
+    return _mod10_solution(digits, rate, random.Random(f"slips-{seed}-{example.problem}"))
 
 
 _MAKERS = {"carry": make_example, "mod10": make_mod10_example}
@@ -118,6 +124,7 @@ def generate(
     if variant not in VARIANTS:
         raise ValueError(f"chain variant must be one of {VARIANTS}, got {variant!r}")
     make = _MAKERS[variant]
+    name = "chain" if variant == "carry" else variant  # "carry" keeps its original draws
     wanted = DEFAULT_SIZES[split] if num_examples is None else num_examples
     out: list[synthetic.SynthExample] = []
     seen: set[str] = set()
@@ -125,7 +132,6 @@ def generate(
     while len(out) < wanted:
         if index > 50 * wanted + 1000:
             raise ValueError(f"chain: found only {len(out)} distinct {split} problems")
-        name = "chain" if variant == "carry" else variant  # "carry" keeps its original draws
         rng = random.Random(f"{name}-{seed}-{index}")
         index += 1
         ex = make(rng)

@@ -31,26 +31,22 @@ def _cached(split: str, size: int, seed: int, variant: str) -> list[synthetic.Sy
     return chain.generate(split, size, seed, variant)
 
 
-def _ssft(split: str) -> list[TextExample]:
+def _ssft(split: str, slip_rate: float = 0.0) -> list[TextExample]:
+    """SSFT examples; with `slip_rate` > 0 the training solutions are a fallible teacher's
+    (`chain.with_slips`), the other splits stay clean."""
+    slips = split == "train" and slip_rate > 0
     return [
-        {"inputs": prompts.ssft_prompt(e.problem), "targets": e.solution}
-        for e in chain_problems(split)
-    ]
-
-
-def _teacher_ssft(slip_rate: float, split: str) -> list[TextExample]:
-    """Training solutions written by a fallible teacher (`chain.with_slips`); the others clean."""
-    if split != "train" or slip_rate <= 0:
-        return _ssft(split)
-    return [
-        {"inputs": prompts.ssft_prompt(e.problem), "targets": chain.with_slips(e, slip_rate, i)}
+        {
+            "inputs": prompts.ssft_prompt(e.problem),
+            "targets": chain.with_slips(e, slip_rate, i) if slips else e.solution,
+        }
         for i, e in enumerate(chain_problems(split))
     ]
 
 
 def register_chain_tasks(teacher_slip_rate: float = 0.0) -> list[str]:
     """Registers `chain_ssft` (all splits) and `chain_eval` (validation, test); returns the names."""
-    register_task("chain_ssft", functools.partial(_teacher_ssft, teacher_slip_rate), replace=True)
+    register_task("chain_ssft", functools.partial(_ssft, slip_rate=teacher_slip_rate), replace=True)
     register_task("chain_eval", _ssft, splits=("validation", "test"), replace=True)
     return ["chain_ssft", "chain_eval"]
 

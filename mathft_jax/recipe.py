@@ -14,15 +14,18 @@ from mathft_jax.locks import LockHeldError
 
 
 def main(argv: Sequence[str]) -> None:
-    from mathft_jax.recipes import paper, real_model
+    from mathft_jax.recipes import base_model, paper, real_model
 
     try:
         setup_gin(argv[1:], finalize=True)
     except GinBindingError as err:  # one line naming the binding, not a traceback
         raise SystemExit(f"error: {err}") from None
     try:
-        if real_model.recipe_job() == "real_model":  # gin/real_model_smollm2.gin
+        job = real_model.recipe_job()
+        if job == "real_model":  # gin/real_model_smollm2.gin
             real_model.run_real_model_job()
+        elif job == "base_model":  # gin/base_tiny_mod10.gin
+            base_model.run_base_model(base_model.BaseModelConfig(), argv[1:])
         else:
             paper.run_recipe(paper.RecipeConfig())
     except LockHeldError as err:  # another recipe runs in WORK_DIR: name it, no traceback

@@ -31,8 +31,10 @@ SPLITS = synthetic.SPLITS
 DEFAULT_SIZES = {"train": 20000, "validation": 500, "test": 500}
 MIN_STEPS, MAX_STEPS = 3, 6
 LOW, HIGH = 10, 99
-VARIANTS = ("carry", "mod10")
+VARIANTS = ("carry", "mod10", "mod10check")
 MOD10_MIN_STEPS, MOD10_MAX_STEPS = 4, 10
+CHECK_MIN_STEPS, CHECK_MAX_STEPS = 3, 5  # each way: the checked solution is twice as long
+CHECK_MARK = "Check:"
 
 
 def make_example(rng: random.Random) -> synthetic.SynthExample:
@@ -65,18 +67,49 @@ def mod10_problem(digits: list[int]) -> str:
     return f"{MOD10_PREFIX}{' '.join(map(str, digits))}."
 
 
-def _mod10_solution(
-    digits: list[int], slip_rate: float = 0.0, rng: random.Random | None = None
-) -> str:
-    """The worked sum of `digits`; with `rng`, each result is off by one with `slip_rate`."""
+def _mod10_pass(
+    digits: list[int],
+    sign: int = 1,
+    slip_rate: float = 0.0,
+    carry_slip_rate: float = 0.0,
+    rng: random.Random | None = None,
+) -> tuple[list[str], int]:
+    """Steps `v+d=w.` (sign 1) or `v-d=w.` (sign -1) through `digits[1:]` from `digits[0]`, mod
+    10, and the last written value. With `rng` a fallible teacher writes them: a sum past 9
+    gets its carry added into the units (`7+5=3`) with `carry_slip_rate`, any other result is
+    off by one with `slip_rate`, and later steps go on from the written value."""
     value, steps = digits[0], []
     for d in digits[1:]:
-        new = (value + d) % 10
-        if rng is not None and rng.random() < slip_rate:
-            new = (new + rng.choice((-1, 1))) % 10
-        steps.append(f"{value}+{d}={new}.")
+        new = (value + sign * d) % 10
+        if rng is not None:
+            if sign > 0 and value + d >= 10 and rng.random() < carry_slip_rate:
+                new = (new + 1) % 10
+            elif rng.random() < slip_rate:
+                new = (new + rng.choice((-1, 1))) % 10
+        steps.append(f"{value}{'+' if sign > 0 else '-'}{d}={new}.")
         value = new
-    return " ".join(steps) + f" \\boxed{{{value}}}"
+    return steps, value
+
+
+def _mod10_solution(
+    digits: list[int],
+    slip_rate: float = 0.0,
+    carry_slip_rate: float = 0.0,
+    rng: random.Random | None = None,
+    checked: bool = False,
+) -> str:
+    """The worked sum of `digits` and its boxed answer; `checked` then adds the check: every digit
+    taken back off the answer, last first, which must end at 0."""
+    steps, value = _mod10_pass(digits, 1, slip_rate, carry_slip_rate, rng)
+    solution = " ".join(steps) + f" \\boxed{{{value}}}"
+    if not checked:
+        return solution
+    back, _ = _mod10_pass([value, *digits[::-1]], -1, slip_rate, 0.0, rng)
+    return " ".join([solution, CHECK_MARK, *back])
+
+
+def _mod10_digits(rng: random.Random, min_steps: int, max_steps: int) -> list[int]:
+    return [rng.randint(1, 9) for _ in range(rng.randint(min_steps, max_steps) + 1)]
 
 
 def make_mod10_example(rng: random.Random) -> synthetic.SynthExample:
@@ -88,31 +121,71 @@ def make_mod10_example(rng: random.Random) -> synthetic.SynthExample:
     Every step is one entry of a 10 x 9 table and sits at fixed offsets from its operands, so a
     checker needs only the line itself; a slip shifts the final answer by a random nonzero amount.
     """
-    digits = [rng.randint(1, 9) for _ in range(rng.randint(MOD10_MIN_STEPS, MOD10_MAX_STEPS) + 1)]
-    answer = str(sum(digits) % 10)
-    solution = _mod10_solution(digits)
+    digits = _mod10_digits(rng, MOD10_MIN_STEPS, MOD10_MAX_STEPS)
     return synthetic.SynthExample(
-        "", mod10_problem(digits), solution, answer, level=len(digits) - 1
+        "", mod10_problem(digits), _mod10_solution(digits), str(sum(digits) % 10), len(digits) - 1
     )
 
 
-def with_slips(example: synthetic.SynthExample, rate: float, seed: int) -> str:
-    """A `mod10` solution as a fallible teacher writes it: each step's result is off by one
-    (up or down, mod 10) with probability `rate`, and later steps go on from the written value.
+def make_mod10check_example(rng: random.Random) -> synthetic.SynthExample:
+    """One `mod10check` problem: the `mod10` sum, then checked by taking the digits back off.
 
-    Trained on these, a generator learns to slip at random steps by random amounts, as a sampled
-    LLM does, instead of learning the table perfectly or not at all. The boxed answer is the last
-    written value, so a slipped solution's answer is wrong (the example's `answer` stays true).
+        Problem: Add mod 10: 7 5 9 3.
+        Solution: 7+5=2. 2+9=1. 1+3=4. \\boxed{4} Check: 4-3=1. 1-9=2. 2-5=7. 7-7=0.
+
+    A wrong sum makes every check value wrong by the same amount, so the check ends away from 0:
+    a solution checking itself, as people do, whose verdict (the last digit) a verifier can
+    learn to read.
+    """
+    digits = _mod10_digits(rng, CHECK_MIN_STEPS, CHECK_MAX_STEPS)
+    solution = _mod10_solution(digits, checked=True)
+    return synthetic.SynthExample(
+        "", mod10_problem(digits), solution, str(sum(digits) % 10), len(digits) - 1
+    )
+
+
+def with_slips(
+    example: synthetic.SynthExample, rate: float, seed: int, carry_rate: float = 0.0
+) -> str:
+    """A `mod10` / `mod10check` solution as a fallible teacher writes it: a sum past 9 gets its
+    carry added into the units with probability `carry_rate` (a systematic error, the same on
+    every sample), any other result (the check's too) is off by one with probability `rate`, and
+    later steps go on from the written value.
+
+    Trained on these, a generator slips at random steps (its wrong answers scatter, so voting
+    helps) and also makes the teacher's habitual error (which voting cannot undo). The boxed
+    answer is the last written value, so a slipped solution's answer is wrong (the example's
+    `answer` stays true).
     """
     if not example.problem.startswith(MOD10_PREFIX):
         raise ValueError(f"with_slips needs a mod10 problem, got {example.problem!r}")
-    if rate <= 0:
+    if rate <= 0 and carry_rate <= 0:
         return example.solution
     digits = [int(t) for t in example.problem[len(MOD10_PREFIX) : -1].split()]
-    return _mod10_solution(digits, rate, random.Random(f"slips-{seed}-{example.problem}"))
+    rng = random.Random(f"slips-{seed}-{example.problem}")
+    return _mod10_solution(digits, rate, carry_rate, rng, checked=CHECK_MARK in example.solution)
 
 
-_MAKERS = {"carry": make_example, "mod10": make_mod10_example}
+def arithmetic_facts(rng: random.Random, count: int, signs: str = "+-") -> str:
+    """`count` mod-10 table facts in the solutions' step format, each starting from the last
+    one's result (`7+5=2. 2-8=4. 4+3=7. ...`: a running sum of random digits and signs): the
+    corpus a small base model is pretrained on, so that fine-tuning starts from a model that
+    knows its tables and carries a value from step to step, as the paper's base model knows
+    arithmetic. Problems are not in it."""
+    value, facts = rng.randint(0, 9), []
+    for _ in range(count):
+        d, sign = rng.randint(1, 9), rng.choice(signs)
+        new = (value + d if sign == "+" else value - d) % 10
+        facts.append(f"{value}{sign}{d}={new}.")
+        value = new
+    return " ".join(facts)
+
+
+_MAKERS = {
+    "carry": make_example,
+    "mod10": make_mod10_example,
+    "mod10check": make_mod10check_example,
+}
 
 
 def generate(

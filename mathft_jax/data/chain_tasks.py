@@ -9,13 +9,15 @@ No TensorFlow or JAX import.
 """
 
 import functools
+import random
 
 import gin
 
 from mathft_jax.data import chain, prompts, synthetic
 from mathft_jax.data.registry import TextExample, register_task
 
-KINDS = ("ssft", "eval")
+KINDS = ("ssft", "eval", "facts")
+FACTS_PROMPT = "Facts: "
 
 
 @gin.configurable
@@ -31,28 +33,53 @@ def _cached(split: str, size: int, seed: int, variant: str) -> list[synthetic.Sy
     return chain.generate(split, size, seed, variant)
 
 
-def _ssft(split: str, slip_rate: float = 0.0) -> list[TextExample]:
+def _ssft(split: str, slip_rate: float = 0.0, carry_rate: float = 0.0) -> list[TextExample]:
     """SSFT examples; with `slip_rate` > 0 the training solutions are a fallible teacher's
     (`chain.with_slips`), the other splits stay clean."""
-    slips = split == "train" and slip_rate > 0
+    slips = split == "train" and (slip_rate > 0 or carry_rate > 0)
     return [
         {
             "inputs": prompts.ssft_prompt(e.problem),
-            "targets": chain.with_slips(e, slip_rate, i) if slips else e.solution,
+            "targets": chain.with_slips(e, slip_rate, i, carry_rate) if slips else e.solution,
         }
         for i, e in enumerate(chain_problems(split))
     ]
 
 
-def register_chain_tasks(teacher_slip_rate: float = 0.0) -> list[str]:
-    """Registers `chain_ssft` (all splits) and `chain_eval` (validation, test); returns the names."""
-    register_task("chain_ssft", functools.partial(_ssft, slip_rate=teacher_slip_rate), replace=True)
+@gin.configurable
+def chain_facts(
+    split: str, num_docs: int = 20000, facts_per_doc: int = 12, signs: str = "+-"
+) -> list[TextExample]:
+    """The base model's corpus: running sums of mod-10 table facts (`chain.arithmetic_facts`)."""
+    size = num_docs if split == "train" else 500
+    return [
+        {
+            "inputs": FACTS_PROMPT,
+            "targets": chain.arithmetic_facts(
+                random.Random(f"facts-{split}-{i}"), facts_per_doc, signs
+            ),
+        }
+        for i in range(size)
+    ]
+
+
+def register_chain_tasks(teacher_slip_rate: float = 0.0, carry_slip_rate: float = 0.0) -> list[str]:
+    """Registers `chain_ssft` (all splits), `chain_eval` (validation, test) and `chain_facts`
+    (the base model's corpus); returns the names."""
+    register_task(
+        "chain_ssft",
+        functools.partial(_ssft, slip_rate=teacher_slip_rate, carry_rate=carry_slip_rate),
+        replace=True,
+    )
     register_task("chain_eval", _ssft, splits=("validation", "test"), replace=True)
-    return ["chain_ssft", "chain_eval"]
+    register_task("chain_facts", chain_facts, replace=True)
+    return ["chain_ssft", "chain_eval", "chain_facts"]
 
 
 @gin.configurable
-def chain_task(kind: str = "ssft", teacher_slip_rate: float = 0.0) -> str:
+def chain_task(
+    kind: str = "ssft", teacher_slip_rate: float = 0.0, teacher_carry_slip_rate: float = 0.0
+) -> str:
     """Registers the chain tasks and returns the name of the `kind` one (`chain_{kind}`).
 
     `teacher_slip_rate` > 0 (mod10 variant only) writes the training solutions with slips.
@@ -61,5 +88,9 @@ def chain_task(kind: str = "ssft", teacher_slip_rate: float = 0.0) -> str:
         raise ValueError(f"chain_task.kind must be one of {KINDS}, got {kind!r}")
     if not 0 <= teacher_slip_rate < 1:
         raise ValueError(f"chain_task.teacher_slip_rate must be in [0, 1), got {teacher_slip_rate}")
-    register_chain_tasks(teacher_slip_rate)
+    if not 0 <= teacher_carry_slip_rate < 1:
+        raise ValueError(
+            f"chain_task.teacher_carry_slip_rate must be in [0, 1), got {teacher_carry_slip_rate}"
+        )
+    register_chain_tasks(teacher_slip_rate, teacher_carry_slip_rate)
     return f"chain_{kind}"

@@ -104,9 +104,12 @@ def validation_loss(
 
 @gin.configurable
 def recipe_job(kind: str = "paper") -> str:
-    """Which job `python -m mathft_jax.recipe` runs: "paper" (`paper.run_recipe`) or "real_model"."""
-    if kind not in ("paper", "real_model"):
-        raise ValueError(f'recipe_job.kind must be "paper" or "real_model", got {kind!r}')
+    """Which job `python -m mathft_jax.recipe` runs: "paper" (`paper.run_recipe`), "real_model"
+    or "base_model" (`base_model.run_base_model`: pretrain and ship a small base)."""
+    if kind not in ("paper", "real_model", "base_model"):
+        raise ValueError(
+            f'recipe_job.kind must be "paper", "real_model" or "base_model", got {kind!r}'
+        )
     return kind
 
 

@@ -1,6 +1,7 @@
 """The chain task: deterministic, disjoint splits, one small checked operation a step."""
 
 import pathlib
+import random
 import re
 
 import gin
@@ -149,3 +150,68 @@ def test_mod10_gin_file_lengths_fit_the_longest_problem_solution_and_verifier_pr
     verifier = gin.query_parameter("%VERIFIER_FEATURE_LENGTHS")["inputs"]
     longest_problem = max(len(prompts.verifier_prompt(e.problem, "")) for e in examples)
     assert longest_problem + lengths["targets"] <= verifier  # a sample may run to the decode cap
+
+
+def _steps(text: str) -> list[tuple[str, str, str, str]]:
+    return re.findall(r"(\d)([+-])(\d)=(\d)", text)
+
+
+def test_mod10check_sums_then_takes_every_digit_back_off_to_zero():
+    for e in chain.generate("test", 300, variant="mod10check"):
+        digits = [int(t) for t in e.problem[len(chain.MOD10_PREFIX) : -1].split()]
+        forward, check = e.solution.split(chain.CHECK_MARK)
+        assert chain.CHECK_MIN_STEPS <= len(_steps(forward)) == len(digits) - 1
+        assert e.answer == str(sum(digits) % 10) == grading.extract_answer(e.solution)
+        value = int(e.answer)
+        assert len(_steps(check)) == len(digits)
+        for (a, sign, d, c), given in zip(_steps(check), digits[::-1]):  # last digit first
+            assert (sign, int(a), int(d)) == ("-", value, given)
+            value = (value - given) % 10
+            assert int(c) == value
+        assert value == 0 and check.endswith("=0.")
+        assert forward.endswith(f"={e.answer}. \\boxed{{{e.answer}}} ")
+
+
+def test_a_teacher_with_the_carry_habit_adds_carries_into_units_and_its_check_shows_it():
+    examples = chain.generate("train", 400, variant="mod10check")
+    carry_steps = carry_slips = other_slips = wrong = 0
+    for i, e in enumerate(examples):
+        written = chain.with_slips(e, 0.0, i, carry_rate=0.5)
+        forward, check = written.split(chain.CHECK_MARK)
+        for a, _, d, c in _steps(forward):
+            delta = (int(c) - int(a) - int(d)) % 10
+            if int(a) + int(d) >= 10:
+                carry_steps += 1
+                carry_slips += delta == 1
+                assert delta in (0, 1)
+            else:
+                other_slips += delta != 0
+        answer_wrong = grading.extract_answer(written) != e.answer
+        assert answer_wrong == (not check.endswith("=0."))  # the check (no slips) shows the error
+        wrong += answer_wrong
+    assert other_slips == 0 and 0.42 < carry_slips / carry_steps < 0.58 and wrong > 100
+    assert chain.with_slips(examples[0], 0.0, 0, 0.0) == examples[0].solution
+
+
+def test_arithmetic_facts_are_right_table_entries_in_the_step_format():
+    text = chain.arithmetic_facts(random.Random(0), 200)
+    facts = _steps(text)
+    assert len(facts) == 200 and {s for _, s, _, _ in facts} == {"+", "-"}
+    for a, sign, d, c in facts:
+        assert int(c) == (int(a) + int(d) if sign == "+" else int(a) - int(d)) % 10
+    assert {s for _, s, _, _ in _steps(chain.arithmetic_facts(random.Random(0), 50, "+"))} == {"+"}
+
+
+def test_mod10check_gin_file_lengths_fit_the_longest_problem_solution_and_verifier_prompt(
+    _clean_gin,
+):
+    gin_flags.setup_gin(["--gin_file=data/mod10check.gin"])
+    assert gin.query_parameter("chain_problems.variant") == "mod10check"
+    lengths = gin.query_parameter("%TASK_FEATURE_LENGTHS")
+    examples = [e for s in chain.SPLITS for e in chain.generate(s, 500, variant="mod10check")]
+    written = [chain.with_slips(e, 0.3, i, 0.5) for i, e in enumerate(examples)]
+    assert max(len(prompts.ssft_prompt(e.problem)) for e in examples) <= lengths["inputs"]
+    assert max(len(t) + 1 for t in written + [e.solution for e in examples]) <= lengths["targets"]
+    verifier = gin.query_parameter("%VERIFIER_FEATURE_LENGTHS")["inputs"]
+    longest_problem = max(len(prompts.verifier_prompt(e.problem, "")) for e in examples)
+    assert longest_problem + lengths["targets"] <= verifier

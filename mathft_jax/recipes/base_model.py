@@ -63,10 +63,17 @@ def _git(*args: str) -> str | None:
     return out.stdout.strip() if out.returncode == 0 else None
 
 
+def checkpoint_to_hf(checkpoint: str, model_gin: str, output_dir: str) -> None:
+    """Writes an orbax checkpoint of the `model_gin` model as an HF folder (config + weights)."""
+    from mathft_jax.models import config, hf_io
+    from mathft_jax.runtime import checkpoints
+
+    cfg = config.config_from_gin_file(model_gin)
+    hf_io.save_hf_checkpoint(output_dir, cfg, checkpoints.load_params(checkpoint, model_config=cfg))
+
+
 def run_base_model(cfg: BaseModelConfig, argv: Sequence[str] = ()) -> str:
     """Trains the phases in `work_dir/phase<i>`, writes the HF folder; returns its path."""
-    from mathft_jax.models import convert
-
     if not cfg.phases:
         raise ValueError("BaseModelConfig.phases is empty: give each phase's bindings")
     work = epath.Path(cfg.work_dir)
@@ -85,7 +92,7 @@ def run_base_model(cfg: BaseModelConfig, argv: Sequence[str] = ()) -> str:
         init, step = _last_step(model_dir)
         validation = _final_validation(work / name / "log.txt")
         record.append({"bindings": list(bindings), "final_step": step, "validation": validation})
-    convert.checkpoint_to_hf(init, cfg.model_gin, cfg.output_dir)
+    checkpoint_to_hf(init, cfg.model_gin, cfg.output_dir)
     provenance = {
         "made_by": " ".join(["python -m mathft_jax.recipe", *argv]),
         "commit": _git("rev-parse", "HEAD"),

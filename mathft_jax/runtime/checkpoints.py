@@ -386,7 +386,7 @@ def _step_dir(path: str) -> str:
 
 
 # ModelConfig fields that are ours to choose for an HF checkpoint (how to run it, not what it is).
-RUNTIME_FIELDS = ("dtype", "param_dtype", "remat", "remat_policy", "scan_layers")
+RUNTIME_FIELDS = ("dtype", "param_dtype", "remat", "remat_policy", "scan_layers", "scan_unroll")
 # Fields an HF config.json may leave at a default the gin model file need not repeat.
 _UNCHECKED_FIELDS = {*RUNTIME_FIELDS, "max_position_embeddings"}
 

@@ -7,6 +7,7 @@ import pytest
 
 from mathft_jax import gin_flags
 from mathft_jax.recipes import paper
+from tests.conftest import REPO_ROOT
 
 
 @pytest.fixture(autouse=True)
@@ -41,8 +42,10 @@ def test_math_recipe_needs_a_base_checkpoint_and_tokenizer_and_passes_them_on():
 def test_smoke_recipe_is_synthetic_and_selects_generators_by_greedy_pass_at_1():
     gin_flags.setup_gin(["--gin_file=recipe_smoke.gin"])
     cfg = paper.RecipeConfig()
-    assert cfg.source == "chain" and cfg.base_checkpoint is None and cfg.tokenizer is None
-    assert cfg.common_gin_files == ["data/chain.gin"]
+    assert cfg.source == "chain" and cfg.tokenizer is None
+    assert cfg.base_checkpoint == "assets/tiny_mod10_base"  # shipped in the repo
+    assert (REPO_ROOT / cfg.base_checkpoint / "model.safetensors").exists()
+    assert cfg.common_gin_files == ["data/mod10check.gin"]
     assert cfg.test_problems >= 300 and cfg.test_num_samples == 16  # issue 12: CIs of ~+-0.05
     assert cfg.job_bindings() == list(cfg.common_bindings)
     assert "greedy_pass_at_1_hook.source = 'chain'" in cfg.generator_bindings()

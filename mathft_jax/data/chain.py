@@ -104,7 +104,7 @@ def _mod10_solution(
     solution = " ".join(steps) + f" \\boxed{{{value}}}"
     if not checked:
         return solution
-    back, _ = _mod10_pass([value, *digits[::-1]], -1)  # the teacher checks with care
+    back, _ = _mod10_pass([value, *digits[::-1]], -1, slip_rate, 0.0, rng)
     return " ".join([solution, CHECK_MARK, *back])
 
 
@@ -135,11 +135,9 @@ def make_mod10check_example(rng: random.Random) -> synthetic.SynthExample:
 
     A wrong sum makes every check value wrong by the same amount, so the check ends away from 0:
     a solution checking itself, as people do, whose verdict (the last digit) a verifier can
-    learn to read. A problem's digits are distinct, so the next one to take is found by the last
-    one taken: with repeats, the tiny model skipped digits, and its check (reading the sum's
-    operands back) repeated the skip and passed.
+    learn to read.
     """
-    digits = rng.sample(range(1, 10), rng.randint(CHECK_MIN_STEPS, CHECK_MAX_STEPS) + 1)
+    digits = _mod10_digits(rng, CHECK_MIN_STEPS, CHECK_MAX_STEPS)
     solution = _mod10_solution(digits, checked=True)
     return synthetic.SynthExample(
         "", mod10_problem(digits), solution, str(sum(digits) % 10), len(digits) - 1
@@ -151,9 +149,8 @@ def with_slips(
 ) -> str:
     """A `mod10` / `mod10check` solution as a fallible teacher writes it: a sum past 9 gets its
     carry added into the units with probability `carry_rate` (a systematic error, the same on
-    every sample), any other sum is off by one with probability `rate`, and later steps go on
-    from the written value. The check is done with care (no slips): it ends at 0 exactly when
-    the answer is right.
+    every sample), any other result (the check's too) is off by one with probability `rate`,
+    and later steps go on from the written value.
 
     Trained on these, a generator slips at random steps (its wrong answers scatter, so voting
     helps) and also makes the teacher's habitual error (which voting cannot undo). The boxed

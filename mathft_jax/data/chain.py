@@ -97,6 +97,7 @@ def _mod10_solution(
     carry_slip_rate: float = 0.0,
     rng: random.Random | None = None,
     checked: bool = False,
+    check_slip_rate: float | None = None,
 ) -> str:
     """The worked sum of `digits` and its boxed answer; `checked` then adds the check: every digit
     taken back off the answer, last first, which must end at 0."""
@@ -104,7 +105,8 @@ def _mod10_solution(
     solution = " ".join(steps) + f" \\boxed{{{value}}}"
     if not checked:
         return solution
-    back, _ = _mod10_pass([value, *digits[::-1]], -1, slip_rate, 0.0, rng)
+    check_rate = slip_rate if check_slip_rate is None else check_slip_rate
+    back, _ = _mod10_pass([value, *digits[::-1]], -1, check_rate, 0.0, rng)
     return " ".join([solution, CHECK_MARK, *back])
 
 
@@ -145,12 +147,16 @@ def make_mod10check_example(rng: random.Random) -> synthetic.SynthExample:
 
 
 def with_slips(
-    example: synthetic.SynthExample, rate: float, seed: int, carry_rate: float = 0.0
+    example: synthetic.SynthExample,
+    rate: float,
+    seed: int,
+    carry_rate: float = 0.0,
+    check_rate: float | None = None,
 ) -> str:
     """A `mod10` / `mod10check` solution as a fallible teacher writes it: a sum past 9 gets its
     carry added into the units with probability `carry_rate` (a systematic error, the same on
-    every sample), any other result (the check's too) is off by one with probability `rate`,
-    and later steps go on from the written value.
+    every sample), any other result is off by one with probability `rate` (the check's with
+    `check_rate`, default `rate`), and later steps go on from the written value.
 
     Trained on these, a generator slips at random steps (its wrong answers scatter, so voting
     helps) and also makes the teacher's habitual error (which voting cannot undo). The boxed
@@ -159,11 +165,12 @@ def with_slips(
     """
     if not example.problem.startswith(MOD10_PREFIX):
         raise ValueError(f"with_slips needs a mod10 problem, got {example.problem!r}")
-    if rate <= 0 and carry_rate <= 0:
+    if rate <= 0 and carry_rate <= 0 and not check_rate:
         return example.solution
     digits = [int(t) for t in example.problem[len(MOD10_PREFIX) : -1].split()]
     rng = random.Random(f"slips-{seed}-{example.problem}")
-    return _mod10_solution(digits, rate, carry_rate, rng, checked=CHECK_MARK in example.solution)
+    checked = CHECK_MARK in example.solution
+    return _mod10_solution(digits, rate, carry_rate, rng, checked, check_rate)
 
 
 def arithmetic_facts(rng: random.Random, count: int, signs: str = "+-") -> str:

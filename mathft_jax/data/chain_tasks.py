@@ -33,14 +33,18 @@ def _cached(split: str, size: int, seed: int, variant: str) -> list[synthetic.Sy
     return chain.generate(split, size, seed, variant)
 
 
-def _ssft(split: str, slip_rate: float = 0.0, carry_rate: float = 0.0) -> list[TextExample]:
+def _ssft(
+    split: str, slip_rate: float = 0.0, carry_rate: float = 0.0, check_rate: float | None = None
+) -> list[TextExample]:
     """SSFT examples; with `slip_rate` > 0 the training solutions are a fallible teacher's
     (`chain.with_slips`), the other splits stay clean."""
-    slips = split == "train" and (slip_rate > 0 or carry_rate > 0)
+    slips = split == "train" and (slip_rate > 0 or carry_rate > 0 or bool(check_rate))
     return [
         {
             "inputs": prompts.ssft_prompt(e.problem),
-            "targets": chain.with_slips(e, slip_rate, i, carry_rate) if slips else e.solution,
+            "targets": chain.with_slips(e, slip_rate, i, carry_rate, check_rate)
+            if slips
+            else e.solution,
         }
         for i, e in enumerate(chain_problems(split))
     ]
@@ -63,12 +67,21 @@ def chain_facts(
     ]
 
 
-def register_chain_tasks(teacher_slip_rate: float = 0.0, carry_slip_rate: float = 0.0) -> list[str]:
+def register_chain_tasks(
+    teacher_slip_rate: float = 0.0,
+    carry_slip_rate: float = 0.0,
+    check_slip_rate: float | None = None,
+) -> list[str]:
     """Registers `chain_ssft` (all splits), `chain_eval` (validation, test) and `chain_facts`
     (the base model's corpus); returns the names."""
     register_task(
         "chain_ssft",
-        functools.partial(_ssft, slip_rate=teacher_slip_rate, carry_rate=carry_slip_rate),
+        functools.partial(
+            _ssft,
+            slip_rate=teacher_slip_rate,
+            carry_rate=carry_slip_rate,
+            check_rate=check_slip_rate,
+        ),
         replace=True,
     )
     register_task("chain_eval", _ssft, splits=("validation", "test"), replace=True)
@@ -78,11 +91,16 @@ def register_chain_tasks(teacher_slip_rate: float = 0.0, carry_slip_rate: float 
 
 @gin.configurable
 def chain_task(
-    kind: str = "ssft", teacher_slip_rate: float = 0.0, teacher_carry_slip_rate: float = 0.0
+    kind: str = "ssft",
+    teacher_slip_rate: float = 0.0,
+    teacher_carry_slip_rate: float = 0.0,
+    teacher_check_slip_rate: float | None = None,
 ) -> str:
     """Registers the chain tasks and returns the name of the `kind` one (`chain_{kind}`).
 
-    `teacher_slip_rate` > 0 (mod10 variant only) writes the training solutions with slips.
+    `teacher_slip_rate` > 0 (mod10 variants only) writes the training solutions with slips;
+    `teacher_carry_slip_rate` adds the carry habit, `teacher_check_slip_rate` sets the check's
+    slip rate (mod10check; default: `teacher_slip_rate`).
     """
     if kind not in KINDS:
         raise ValueError(f"chain_task.kind must be one of {KINDS}, got {kind!r}")
@@ -92,5 +110,5 @@ def chain_task(
         raise ValueError(
             f"chain_task.teacher_carry_slip_rate must be in [0, 1), got {teacher_carry_slip_rate}"
         )
-    register_chain_tasks(teacher_slip_rate, teacher_carry_slip_rate)
+    register_chain_tasks(teacher_slip_rate, teacher_carry_slip_rate, teacher_check_slip_rate)
     return f"chain_{kind}"

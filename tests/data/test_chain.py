@@ -191,6 +191,12 @@ def test_a_teacher_with_the_carry_habit_adds_carries_into_units_and_its_check_sh
         wrong += answer_wrong
     assert other_slips == 0 and 0.42 < carry_slips / carry_steps < 0.58 and wrong > 100
     assert chain.with_slips(examples[0], 0.0, 0, 0.0) == examples[0].solution
+    careful = [chain.with_slips(e, 0.3, i, 0.3, check_rate=0.0) for i, e in enumerate(examples)]
+    for e, written in zip(examples, careful):  # forward slips, an exact check
+        checks = _steps(written.split(chain.CHECK_MARK)[1])
+        assert all((int(a) - int(d)) % 10 == int(c) for a, _, d, c in checks)
+        assert (grading.extract_answer(written) == e.answer) == written.endswith("=0.")
+    assert sum(not w.endswith("=0.") for w in careful) > 200
 
 
 def test_arithmetic_facts_are_right_table_entries_in_the_step_format():

@@ -59,3 +59,31 @@ def test_greedy_equals_full_forward_argmax_and_prefill_sharing_is_exact(params):
             logits = forward(jnp.asarray([seq + [0] * (16 - len(seq))]))
             seq.append(int(jnp.argmax(logits[0, len(seq) - 1])))
         assert shared[b, 0].tolist() == seq[len(prompt) :], f"prompt {b}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("share_prefill", [True, False])
+def test_scanned_layers_decode_the_same_tokens_as_unstacked(params, share_prefill):
+    """`decoder_fns(unstack_layers=False)` (the TPU plans' decode: layers stay in the `nn.scan`,
+    the cache stacked [layers, ...]) samples the same tokens as the default unstacked loop, with
+    sliding-window layers too."""
+    tokens, segs = left_pad(PROMPTS)
+    keys = decoding.problem_keys(0, jnp.arange(3))
+    config = decoding.DecodeConfig(
+        num_samples=3,
+        max_decode_len=6,
+        sampling=SamplingConfig(temperature=1.0, top_p=0.9),
+        include_greedy=True,
+        share_prefill=share_prefill,
+    )
+    windowed = dataclasses.replace(CONFIG, sliding_window=3)
+    for cfg in (CONFIG, windowed):
+        scanned = decoding.decoder_fns(cfg, unstack_layers=False)
+        assert scanned.prepare_params is None
+        assert not isinstance(scanned.init_cache(2, 4)["k"], tuple)  # [layers, ...] buffers
+        outs = [
+            decoding.decode(params, tokens, segs, keys, model=m, config=config, eos_id=-1)
+            for m in (decoding.decoder_fns(cfg), scanned)
+        ]
+        np.testing.assert_array_equal(outs[0][0], outs[1][0])
+        np.testing.assert_array_equal(outs[0][1], outs[1][1])

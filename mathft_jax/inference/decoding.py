@@ -51,6 +51,10 @@ class ModelFns:
     # `label_ids` at the last position, from the final hidden states and k head columns, so
     # verifier scoring builds no [batch, length, vocab] tensor (issue 15's score plans).
     last_label_logits: Callable[..., jax.Array] | None = None
+    # (params, tokens, positions, segment_ids, cache) -> (f32 logits at the last position
+    # [batch, vocab], cache): the prefill without the [batch, prompt_len, vocab] logits (on a
+    # TPU mesh that tensor was all-reduced whole onto every chip; docs/tpu_plan/notes.md).
+    last_logits: Callable[..., tuple[jax.Array, Cache]] | None = None
 
 
 def decoder_fns(
@@ -101,12 +105,24 @@ def decoder_fns(
         columns = jnp.take(transformer.output_head(config, params), label_ids, axis=1)
         return transformer.logits_from_hidden(hidden[:, -1, :], columns, config.final_logit_softcap)
 
+    def last_logits(params, tokens, positions, segment_ids, cache):
+        module = modules[config.scan_layers and "layers" in params]
+        hidden, cache = module.apply(
+            {"params": params}, tokens, positions, segment_ids=segment_ids, cache=cache,
+            return_hidden=True,
+        )  # fmt: skip
+        head = transformer.output_head(config, params)
+        return transformer.logits_from_hidden(
+            hidden[:, -1, :], head, config.final_logit_softcap
+        ), cache
+
     return ModelFns(
         apply,
         init_cache,
         transformer.share_prefix,
         prepare_params if unstack else None,
         last_label_logits,
+        last_logits,
     )
 
 
@@ -225,6 +241,8 @@ def decode(
 
     def prefill(tokens, segs, pos, cache_length=max_length):
         cache = model.init_cache(tokens.shape[0], cache_length)
+        if model.last_logits is not None:
+            return model.last_logits(params, tokens, pos, segs, cache)
         logits, cache = model.apply(params, tokens, pos, segs, cache)
         return logits[:, -1, :].astype(jnp.float32), cache
 

@@ -87,3 +87,18 @@ def test_scanned_layers_decode_the_same_tokens_as_unstacked(params, share_prefil
         ]
         np.testing.assert_array_equal(outs[0][0], outs[1][0])
         np.testing.assert_array_equal(outs[0][1], outs[1][1])
+
+
+def test_prefill_last_logits_equal_the_full_logits_at_the_last_position(params):
+    """`ModelFns.last_logits` (decode's prefill: the head at the last position only) returns the
+    logits and cache `apply` does, stacked or unstacked."""
+    tokens, segs = left_pad(PROMPTS)
+    positions = decoding.prompt_positions(segs)
+    for unstack in (True, False):
+        model = decoding.decoder_fns(CONFIG, unstack_layers=unstack)
+        p = model.prepare_params(params) if model.prepare_params else params
+        full, full_cache = model.apply(p, tokens, positions, segs, model.init_cache(3, 8))
+        last, cache = model.last_logits(p, tokens, positions, segs, model.init_cache(3, 8))
+        np.testing.assert_allclose(last, full[:, -1, :], rtol=1e-6, atol=1e-6)
+        for a, b in zip(jax.tree.leaves(cache), jax.tree.leaves(full_cache), strict=True):
+            np.testing.assert_array_equal(a, b)

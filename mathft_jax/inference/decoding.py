@@ -51,14 +51,27 @@ class ModelFns:
     # `label_ids` at the last position, from the final hidden states and k head columns, so
     # verifier scoring builds no [batch, length, vocab] tensor (issue 15's score plans).
     last_label_logits: Callable[..., jax.Array] | None = None
+    # (params, tokens, positions, segment_ids, cache) -> (f32 logits at the last position
+    # [batch, vocab], cache): the prefill without the [batch, prompt_len, vocab] logits (on a
+    # TPU mesh that tensor was all-reduced whole onto every chip; docs/tpu_plan/notes.md).
+    last_logits: Callable[..., tuple[jax.Array, Cache]] | None = None
 
 
-def decoder_fns(config: Any, cache_dtype: Any = jnp.float32) -> ModelFns:
+def decoder_fns(
+    config: Any, cache_dtype: Any = jnp.float32, unstack_layers: bool = True
+) -> ModelFns:
     """Binds the project's `Decoder(config)` and its cache (imported here: models stay optional).
 
     `decode` unstacks scanned layers once (`prepare_params`) and keeps one cache buffer per
     layer, so the token loop copies neither weights nor cache; `apply` takes either layout
     (scoring calls it with the checkpoint's stacked params).
+
+    `unstack_layers=False` keeps a scanned model's layers scanned in `decode` too: the prefill and
+    the token loop run the `nn.scan` over stacked params with the stacked cache
+    `[layers, batch, kv, max_length, hd]`, indexed by layer. The same tokens (tests), and one layer
+    body in the compiled program instead of every layer twice, so a 16- or 32-layer decode
+    compiles in a fraction of the time (the TPU plans, docs/tpu_plan/notes.md); the loop then
+    slices each layer's weights every step, which the CPU path avoids by unstacking.
     """
     from mathft_jax.models import transformer
 
@@ -73,7 +86,11 @@ def decoder_fns(config: Any, cache_dtype: Any = jnp.float32) -> ModelFns:
             {"params": params}, tokens, positions, segment_ids=segment_ids, cache=cache
         )
 
+    unstack = unstack_layers or not config.scan_layers
+
     def init_cache(batch: int, max_length: int) -> Cache:
+        if not unstack:  # stacked [layers, ...] buffers for the scan
+            return transformer.init_cache(config, batch, max_length, cache_dtype)
         loop_config = modules[False].config
         return transformer.init_cache(loop_config, batch, max_length, cache_dtype, per_layer=True)
 
@@ -88,7 +105,25 @@ def decoder_fns(config: Any, cache_dtype: Any = jnp.float32) -> ModelFns:
         columns = jnp.take(transformer.output_head(config, params), label_ids, axis=1)
         return transformer.logits_from_hidden(hidden[:, -1, :], columns, config.final_logit_softcap)
 
-    return ModelFns(apply, init_cache, transformer.share_prefix, prepare_params, last_label_logits)
+    def last_logits(params, tokens, positions, segment_ids, cache):
+        module = modules[config.scan_layers and "layers" in params]
+        hidden, cache = module.apply(
+            {"params": params}, tokens, positions, segment_ids=segment_ids, cache=cache,
+            return_hidden=True,
+        )  # fmt: skip
+        head = transformer.output_head(config, params)
+        return transformer.logits_from_hidden(
+            hidden[:, -1, :], head, config.final_logit_softcap
+        ), cache
+
+    return ModelFns(
+        apply,
+        init_cache,
+        transformer.share_prefix,
+        prepare_params if unstack else None,
+        last_label_logits,
+        last_logits,
+    )
 
 
 def prompt_positions(segment_ids: jax.Array) -> jax.Array:
@@ -206,6 +241,8 @@ def decode(
 
     def prefill(tokens, segs, pos, cache_length=max_length):
         cache = model.init_cache(tokens.shape[0], cache_length)
+        if model.last_logits is not None:
+            return model.last_logits(params, tokens, pos, segs, cache)
         logits, cache = model.apply(params, tokens, pos, segs, cache)
         return logits[:, -1, :].astype(jnp.float32), cache
 

@@ -31,12 +31,15 @@ def load_model(
     model_config: Any = None,
     cache_dtype: str = "float32",
     mesh: jax.sharding.Mesh | None = None,
+    unstack_layers: bool = True,
 ) -> tuple[decoding.ModelFns, Any]:
     """(ModelFns, params) for a checkpoint (orbax step dir, MODEL_DIR best/latest or HF folder).
 
     `model_config` defaults to the gin-bound `ModelConfig()` (include a gin/models/*.gin file).
     With a `mesh`, params are placed by the trainer's logical-axis rules (`logical_axis_rules`),
     so a model sharded for training (FSDP, tensor) decodes sharded the same way.
+    `unstack_layers=False` decodes with the layers kept scanned (`decoding.decoder_fns`: the same
+    tokens, a much faster compile; the TPU plan's decode rows bind it).
     """
     from mathft_jax.models import transformer
     from mathft_jax.models.config import ModelConfig
@@ -54,4 +57,4 @@ def load_model(
             partitioning.logical_axis_rules(),
         )
     params = checkpoints.load_params(checkpoint_path, shardings, config)
-    return decoding.decoder_fns(config, np.dtype(cache_dtype)), params
+    return decoding.decoder_fns(config, np.dtype(cache_dtype), unstack_layers), params

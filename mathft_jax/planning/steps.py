@@ -192,6 +192,7 @@ def lower_decode(
 
     cfg = gin_value("load_model.model_config") or ModelConfig()
     cache_dtype = np.dtype(gin_value("load_model.cache_dtype", "float32") or "float32")
+    unstack = bool(gin_value("load_model.unstack_layers", True))
     batch = batch_size or gin_value("run_decode.batch_size", 8)
     n = num_samples or gin_value("run_decode.num_samples", 64)
     greedy = bool(gin_value("run_decode.include_greedy", True))
@@ -207,7 +208,7 @@ def lower_decode(
     keys = jax.eval_shape(lambda: decoding.problem_keys(0, np.arange(batch)))
     keys = jax.ShapeDtypeStruct(keys.shape, keys.dtype, sharding=NamedSharding(
         mesh, PartitionSpec(*(b_sh.spec[:1] + (None,) * (len(keys.shape) - 1)))))  # fmt: skip
-    model = decoding.decoder_fns(cfg, cache_dtype)
+    model = decoding.decoder_fns(cfg, cache_dtype, unstack)
     with jax.set_mesh(mesh):
         lowered = decoding.decode.lower(
             params, tokens, tokens, keys, model=model,
@@ -228,7 +229,7 @@ def lower_decode(
         per_chip_bytes(abstract, p_sh), 0, int(cache_chip),
         flops.decode_flops(cfg, batch, n + int(greedy), prompt_len, decode_len),
         {"num_samples": n, "include_greedy": greedy, "rows": rows, "prompt_len": prompt_len,
-         "decode_len": decode_len, "cache_dtype": str(cache_dtype),
+         "decode_len": decode_len, "cache_dtype": str(cache_dtype), "unstack_layers": unstack,
          "cache_total_bytes": int(cache_total)},
     )  # fmt: skip
 

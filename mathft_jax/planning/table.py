@@ -37,6 +37,9 @@ STAGE_ARGS = {
         "--gin_file=gin/decode.gin", "--gin.CHECKPOINT_PATH=x", "--gin.OUTPUT=y",
         "--gin.NUM_SAMPLES=64", "--gin.run_decode.max_prompt_len=512",
         "--gin.run_decode.max_decode_len=1024",
+        # Layers kept scanned (`decoding.decoder_fns`): the same tokens, one layer body in the
+        # program (unstacked, a 16-layer decode compile takes many minutes on a small host).
+        "--gin.load_model.unstack_layers=False",
     ]),
     "score": ("score", [
         "--gin_file=gin/score.gin", "--gin.CHECKPOINT_PATH=x", "--gin.CANDIDATES=c",
@@ -47,7 +50,9 @@ STAGE_ARGS = {
 FALLBACKS = {
     "ssft": (["--gin.ACCUM_STEPS=2"], ["--gin.ACCUM_STEPS=4"], ["--gin.ACCUM_STEPS=8"]),
     "verifier": (["--gin.ACCUM_STEPS=2"], ["--gin.ACCUM_STEPS=4"], ["--gin.ACCUM_STEPS=8"]),
-    "decode": (["--gin.load_model.cache_dtype='bfloat16'"],),
+    # decode: fewer problems per call (`decode_fallbacks`). Not a bf16 cache: the compiled TPU
+    # decode already keeps the f32 cache's bf16 values in bf16 buffers (docs/tpu_plan/notes.md).
+    "decode": (),
     "score": (["--gin.run_score.batch_size=16"], ["--gin.run_score.batch_size=8"]),
 }
 TRAIN_STAGES = ("ssft", "verifier")
@@ -64,19 +69,36 @@ def tuned_gin(model: str, topology: str, stage: str) -> list[str]:
     return [f"--gin_file={path}"]
 
 
+def decode_batch(topology: str) -> int:
+    """Problems per decode call: recipe_math's 8, or more where 8 does not divide over the chips
+    (fsdp.gin splits the rows over all of them)."""
+    return math.lcm(8, chips.num_chips(topology))
+
+
+def decode_fallbacks(topology: str) -> list[list[str]]:
+    """Where decode does not fit: half the problems per call, then a quarter, ... while that
+    still divides over the chips (v5e:2x2: 4; none on 8 chips or more)."""
+    n, batch, out = chips.num_chips(topology), decode_batch(topology) // 2, []
+    while batch >= n and batch % n == 0:
+        out.append([f"--gin.run_decode.batch_size={batch}"])
+        batch //= 2
+    return out
+
+
 def row_tries(model: str, topology: str, stage: str, tuned_only: bool = False) -> list[list[str]]:
     """The extra arguments of each try, in order: the default, the fallbacks, the tuned gin."""
     tuned = tuned_gin(model, topology, stage)
     if tuned_only:
         return [tuned] if tuned else []
-    return [[], *FALLBACKS[stage], *([tuned] if tuned else [])]
+    fallbacks = decode_fallbacks(topology) if stage == "decode" else FALLBACKS[stage]
+    return [[], *fallbacks, *([tuned] if tuned else [])]
 
 
 def row_args(model: str, topology: str, stage: str, extra: list[str]) -> list[str]:
     kind, args = STAGE_ARGS[stage]
     args = [*args, f"--gin_file=gin/models/{model}.gin", "--gin_file=gin/partitioning/fsdp.gin"]
     if stage == "decode":  # problems per call must divide by the data shards (recipe: 8)
-        args.append(f"--gin.run_decode.batch_size={math.lcm(8, chips.num_chips(topology))}")
+        args.append(f"--gin.run_decode.batch_size={decode_batch(topology)}")
     return ["--topology", topology, "--stage", kind, *args, *extra]
 
 

@@ -59,3 +59,46 @@ def test_greedy_equals_full_forward_argmax_and_prefill_sharing_is_exact(params):
             logits = forward(jnp.asarray([seq + [0] * (16 - len(seq))]))
             seq.append(int(jnp.argmax(logits[0, len(seq) - 1])))
         assert shared[b, 0].tolist() == seq[len(prompt) :], f"prompt {b}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("share_prefill", [True, False])
+def test_scanned_layers_decode_the_same_tokens_as_unstacked(params, share_prefill):
+    """`decoder_fns(unstack_layers=False)` (the TPU plans' decode: layers stay in the `nn.scan`,
+    the cache stacked [layers, ...]) samples the same tokens as the default unstacked loop, with
+    sliding-window layers too."""
+    tokens, segs = left_pad(PROMPTS)
+    keys = decoding.problem_keys(0, jnp.arange(3))
+    config = decoding.DecodeConfig(
+        num_samples=3,
+        max_decode_len=6,
+        sampling=SamplingConfig(temperature=1.0, top_p=0.9),
+        include_greedy=True,
+        share_prefill=share_prefill,
+    )
+    windowed = dataclasses.replace(CONFIG, sliding_window=3)
+    for cfg in (CONFIG, windowed):
+        scanned = decoding.decoder_fns(cfg, unstack_layers=False)
+        assert scanned.prepare_params is None
+        assert not isinstance(scanned.init_cache(2, 4)["k"], tuple)  # [layers, ...] buffers
+        outs = [
+            decoding.decode(params, tokens, segs, keys, model=m, config=config, eos_id=-1)
+            for m in (decoding.decoder_fns(cfg), scanned)
+        ]
+        np.testing.assert_array_equal(outs[0][0], outs[1][0])
+        np.testing.assert_array_equal(outs[0][1], outs[1][1])
+
+
+def test_prefill_last_logits_equal_the_full_logits_at_the_last_position(params):
+    """`ModelFns.last_logits` (decode's prefill: the head at the last position only) returns the
+    logits and cache `apply` does, stacked or unstacked."""
+    tokens, segs = left_pad(PROMPTS)
+    positions = decoding.prompt_positions(segs)
+    for unstack in (True, False):
+        model = decoding.decoder_fns(CONFIG, unstack_layers=unstack)
+        p = model.prepare_params(params) if model.prepare_params else params
+        full, full_cache = model.apply(p, tokens, positions, segs, model.init_cache(3, 8))
+        last, cache = model.last_logits(p, tokens, positions, segs, model.init_cache(3, 8))
+        np.testing.assert_allclose(last, full[:, -1, :], rtol=1e-6, atol=1e-6)
+        for a, b in zip(jax.tree.leaves(cache), jax.tree.leaves(full_cache), strict=True):
+            np.testing.assert_array_equal(a, b)

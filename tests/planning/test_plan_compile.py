@@ -87,13 +87,15 @@ def test_config_made_not_to_fit_is_reported_as_not_fitting():
     assert "DOES NOT FIT" in text and "over by" in text
 
 
-def test_decode_with_64_samples_compiles():
+@pytest.mark.parametrize("unstack", [True, False])
+def test_decode_with_64_samples_compiles(unstack):
     with gin_config(
         "--gin_file=gin/models/tiny.gin", "--gin_file=gin/decode.gin",
         "--gin_file=gin/partitioning/fsdp.gin", "--gin.CHECKPOINT_PATH=x", "--gin.OUTPUT=y",
         "--gin.run_decode.batch_size=4", "--gin.run_decode.max_prompt_len=32",
-        "--gin.run_decode.max_decode_len=32",
+        "--gin.run_decode.max_decode_len=32", f"--gin.load_model.unstack_layers={unstack}",
     ):  # fmt: skip
         r = report.plan_stage("v5e:2x2", "decode")
     assert r["fits"] and r["num_samples"] == 64 and r["rows"] == 4 * 65
+    assert r["unstack_layers"] is unstack
     assert r["cache_bytes"] > 0 and r["temp_bytes"] > 0

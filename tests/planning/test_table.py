@@ -43,3 +43,12 @@ def test_train_rows_try_their_tpu_gin_last_and_the_page_names_it(tmp_path, monke
     (tmp_path / "m__v5e_2x2__ssft.json").write_text(json.dumps(_row(True, tuned)))
     page = table.render(tmp_path, ["m"], ["v5e:2x2"], ["ssft"], "cmd")
     assert "| yes |" in page and page.count("| gin/tpu/m_v5e_2x2.gin |") == 1
+
+
+def test_decode_rows_fall_back_to_fewer_problems_per_call_while_they_divide_over_the_chips():
+    assert table.row_tries("m", "v5e:2x2", "decode") == [[], ["--gin.run_decode.batch_size=4"]]
+    for topology in ("v5e:4x4", "v5p:2x4x4", "v6e:2x4"):
+        assert table.row_tries("m", topology, "decode") == [[]]
+    args = table.row_args("m", "v5e:2x2", "decode", ["--gin.run_decode.batch_size=4"])
+    assert "--gin.run_decode.batch_size=8" in args and args[-1] == "--gin.run_decode.batch_size=4"
+    assert "--gin.load_model.unstack_layers=False" in args

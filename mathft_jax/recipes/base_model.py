@@ -46,13 +46,12 @@ def _last_step(model_dir: epath.Path) -> tuple[str, int]:
     return str(model_dir / "checkpoints" / str(steps[-1])), steps[-1]
 
 
-def _final_validation(log: epath.Path) -> dict[str, Any] | None:
-    """The last `validation {...}` record of a train log (the loss the phase ended at)."""
-    found = None
-    for line in log.read_text().splitlines() if log.exists() else []:
-        if " validation {" in line:
-            found = line[line.index("validation {") + len("validation ") :]
-    return eval(found, {"__builtins__": {}}) if found else None  # noqa: S307 (a logged dict)
+def _final_validation(model_dir: epath.Path) -> dict[str, Any] | None:
+    """The last validation record of the phase's `train_log.jsonl` (the loss it ended at)."""
+    log = model_dir / "train_log.jsonl"
+    rows = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    validation = [r for r in rows if any(k.startswith("validation/") for k in r)]
+    return {k: v for k, v in validation[-1].items() if k != "step"} if validation else None
 
 
 def _git(*args: str) -> str | None:
@@ -90,7 +89,7 @@ def run_base_model(cfg: BaseModelConfig, argv: Sequence[str] = ()) -> str:
         files = [cfg.train_gin, cfg.model_gin, *cfg.common_gin_files]
         paper.run_stage(name, work, "mathft_jax.train", paper._gin_args(files, binds))
         init, step = _last_step(model_dir)
-        validation = _final_validation(work / name / "log.txt")
+        validation = _final_validation(model_dir)
         record.append({"bindings": list(bindings), "final_step": step, "validation": validation})
     checkpoint_to_hf(init, cfg.model_gin, cfg.output_dir)
     provenance = {

@@ -31,10 +31,12 @@ SPLITS = synthetic.SPLITS
 DEFAULT_SIZES = {"train": 20000, "validation": 500, "test": 500}
 MIN_STEPS, MAX_STEPS = 3, 6
 LOW, HIGH = 10, 99
-VARIANTS = ("carry", "mod10", "mod10check")
+VARIANTS = ("carry", "mod10", "mod10check", "mod10verdict")
 MOD10_MIN_STEPS, MOD10_MAX_STEPS = 4, 10
 CHECK_MIN_STEPS, CHECK_MAX_STEPS = 3, 5  # each way: the checked solution is twice as long
 CHECK_MARK = "Check:"
+# mod10verdict: the check's outcome in words (the check ends at 0 or it does not).
+VERDICT_RIGHT, VERDICT_WRONG = "Right.", "Wrong."
 
 
 def make_example(rng: random.Random) -> synthetic.SynthExample:
@@ -98,16 +100,19 @@ def _mod10_solution(
     rng: random.Random | None = None,
     checked: bool = False,
     check_slip_rate: float | None = None,
+    verdict: bool = False,
 ) -> str:
     """The worked sum of `digits` and its boxed answer; `checked` then adds the check: every digit
-    taken back off the answer, last first, which must end at 0."""
+    taken back off the answer, last first, which must end at 0; `verdict` then says whether it
+    did (`Right.` / `Wrong.`)."""
     steps, value = _mod10_pass(digits, 1, slip_rate, carry_slip_rate, rng)
     solution = " ".join(steps) + f" \\boxed{{{value}}}"
     if not checked:
         return solution
     check_rate = slip_rate if check_slip_rate is None else check_slip_rate
-    back, _ = _mod10_pass([value, *digits[::-1]], -1, check_rate, 0.0, rng)
-    return " ".join([solution, CHECK_MARK, *back])
+    back, last = _mod10_pass([value, *digits[::-1]], -1, check_rate, 0.0, rng)
+    words = [VERDICT_RIGHT if last == 0 else VERDICT_WRONG] if verdict else []
+    return " ".join([solution, CHECK_MARK, *back, *words])
 
 
 def _mod10_digits(rng: random.Random, min_steps: int, max_steps: int) -> list[int]:
@@ -146,6 +151,24 @@ def make_mod10check_example(rng: random.Random) -> synthetic.SynthExample:
     )
 
 
+def make_mod10verdict_example(rng: random.Random) -> synthetic.SynthExample:
+    """One `mod10verdict` problem: the `mod10check` solution, then the check's verdict in words.
+
+        Problem: Add mod 10: 7 5 9 3.
+        Solution: 7+5=2. 2+9=1. 1+3=4. \\boxed{4} Check: 4-3=1. 1-9=2. 2-5=7. 7-7=0. Right.
+
+    A slipped sum's check ends away from 0 and says `Wrong.`. The check's last digit is a verdict
+    a 2-layer verifier read poorly (within-problem AUC of its scores against "ends at 0": .78 on
+    the smoke's validation pool); a word that appears nowhere else in the verifier prompt (`W`)
+    is one it can find wherever the solution ends.
+    """
+    digits = _mod10_digits(rng, CHECK_MIN_STEPS, CHECK_MAX_STEPS)
+    solution = _mod10_solution(digits, checked=True, verdict=True)
+    return synthetic.SynthExample(
+        "", mod10_problem(digits), solution, str(sum(digits) % 10), len(digits) - 1
+    )
+
+
 def with_slips(
     example: synthetic.SynthExample,
     rate: float,
@@ -170,7 +193,8 @@ def with_slips(
     digits = [int(t) for t in example.problem[len(MOD10_PREFIX) : -1].split()]
     rng = random.Random(f"slips-{seed}-{example.problem}")
     checked = CHECK_MARK in example.solution
-    return _mod10_solution(digits, rate, carry_rate, rng, checked, check_rate)
+    verdict = example.solution.endswith((VERDICT_RIGHT, VERDICT_WRONG))
+    return _mod10_solution(digits, rate, carry_rate, rng, checked, check_rate, verdict)
 
 
 def arithmetic_facts(rng: random.Random, count: int, signs: str = "+-") -> str:
@@ -192,6 +216,7 @@ _MAKERS = {
     "carry": make_example,
     "mod10": make_mod10_example,
     "mod10check": make_mod10check_example,
+    "mod10verdict": make_mod10verdict_example,
 }
 
 

@@ -199,6 +199,24 @@ def test_a_teacher_with_the_carry_habit_adds_carries_into_units_and_its_check_sh
     assert sum(not w.endswith("=0.") for w in careful) > 200
 
 
+def test_mod10verdict_says_right_exactly_when_its_check_ends_at_zero():
+    examples = chain.generate("train", 400, variant="mod10verdict")
+    for e in examples[:50]:  # clean: mod10check's solution, then "Right."
+        assert e.solution == chain._mod10_solution(_digits(e), checked=True) + " Right."
+    said = {chain.VERDICT_RIGHT: 0, chain.VERDICT_WRONG: 0}
+    for i, e in enumerate(examples):
+        written = chain.with_slips(e, 0.1, i, 0.3)
+        body, verdict = written.rsplit(" ", 1)
+        assert verdict == (chain.VERDICT_RIGHT if body.endswith("=0.") else chain.VERDICT_WRONG)
+        said[verdict] += 1
+    assert min(said.values()) > 100  # both verdicts are common in the teacher's solutions
+    assert "W" not in prompts.verifier_prompt(examples[0].problem, examples[0].solution)
+
+
+def _digits(e) -> list[int]:
+    return [int(t) for t in e.problem[len(chain.MOD10_PREFIX) : -1].split()]
+
+
 def test_arithmetic_facts_are_right_table_entries_in_the_step_format():
     text = chain.arithmetic_facts(random.Random(0), 200)
     facts = _steps(text)
@@ -208,13 +226,14 @@ def test_arithmetic_facts_are_right_table_entries_in_the_step_format():
     assert {s for _, s, _, _ in _steps(chain.arithmetic_facts(random.Random(0), 50, "+"))} == {"+"}
 
 
-def test_mod10check_gin_file_lengths_fit_the_longest_problem_solution_and_verifier_prompt(
-    _clean_gin,
+@pytest.mark.parametrize("variant", ["mod10check", "mod10verdict"])
+def test_mod10_checked_gin_file_lengths_fit_the_longest_problem_solution_and_verifier_prompt(
+    _clean_gin, variant
 ):
-    gin_flags.setup_gin(["--gin_file=data/mod10check.gin"])
-    assert gin.query_parameter("chain_problems.variant") == "mod10check"
+    gin_flags.setup_gin([f"--gin_file=data/{variant}.gin"])
+    assert gin.query_parameter("chain_problems.variant") == variant
     lengths = gin.query_parameter("%TASK_FEATURE_LENGTHS")
-    examples = [e for s in chain.SPLITS for e in chain.generate(s, 500, variant="mod10check")]
+    examples = [e for s in chain.SPLITS for e in chain.generate(s, 500, variant=variant)]
     written = [chain.with_slips(e, 0.3, i, 0.5) for i, e in enumerate(examples)]
     assert max(len(prompts.ssft_prompt(e.problem)) for e in examples) <= lengths["inputs"]
     assert max(len(t) + 1 for t in written + [e.solution for e in examples]) <= lengths["targets"]

@@ -45,7 +45,7 @@ def test_smoke_recipe_is_synthetic_and_selects_generators_by_greedy_pass_at_1():
     assert cfg.source == "chain" and cfg.tokenizer is None
     assert cfg.base_checkpoint == "assets/tiny_mod10_base"  # shipped in the repo
     assert (REPO_ROOT / cfg.base_checkpoint / "model.safetensors").exists()
-    assert cfg.common_gin_files == ["data/mod10check.gin"]
+    assert cfg.common_gin_files == ["data/mod10verdict.gin"]
     assert cfg.test_problems >= 300 and cfg.test_num_samples == 16  # issue 12: CIs of ~+-0.05
     assert cfg.job_bindings() == list(cfg.common_bindings)
     assert "greedy_pass_at_1_hook.source = 'chain'" in cfg.generator_bindings()

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import pathlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mathft_jax import paths_io
 
 
-def _fmt(stat: dict[str, Any], ci: bool = True) -> str:
-    text = f"{stat['mean']:.3f}"
+def format_stat(stat: Mapping[str, Any], ci: bool = True, signed: bool = False) -> str:
+    """`0.250 [0.15, 0.35]` (`+0.250 [-0.05, +0.55]` signed): the mean to 3 decimals, the 95% CI
+    to 2, rounded outwards so the printed interval still holds the interval (and the mean: .999
+    with a CI of [.995, 1] prints [0.99, 1.00], not [1.00, 1.00])."""
+    sign = "+" if signed else ""
+    text = f"{stat['mean']:{sign}.3f}"
     if ci and stat.get("ci95_low") is not None:
-        text += f" [{stat['ci95_low']:.2f}, {stat['ci95_high']:.2f}]"
+        low = math.floor(stat["ci95_low"] * 100 + 1e-9) / 100
+        high = math.ceil(stat["ci95_high"] * 100 - 1e-9) / 100
+        text += f" [{low:{sign}.2f}, {high:{sign}.2f}]"
     return text
 
 
@@ -36,7 +43,7 @@ def markdown_table(result: dict[str, Any], title: str = "") -> str:
     lines = [f"## {title}" if title else "## Metrics", ""]
     lines.append(
         f"{result['num_problems']} problems, pool size {result['pool_size']['min']}"
-        f"–{result['pool_size']['max']}; Pass@1 ({kind}): {_fmt(pass1)}"
+        f"–{result['pool_size']['max']}; Pass@1 ({kind}): {format_stat(pass1)}"
     )
     clus = result["clustering"]
     lines.append(
@@ -65,11 +72,11 @@ def markdown_table(result: dict[str, Any], title: str = "") -> str:
     lines.append("|---" * (len(cols) + 1) + "|")
     for n in result["ns"]:
         row = result["by_n"][str(n)]
-        cells = [_fmt(row[key], ci=not key.startswith("cost_")) for key, _ in cols]
+        cells = [format_stat(row[key], ci=not key.startswith("cost_")) for key, _ in cols]
         lines.append(f"| {n} | " + " | ".join(cells) + " |")
     lines += ["", "| k | pass@k (unbiased) |", "|---|---|"]
     for k, stat in result["pass_at_k"].items():
-        lines.append(f"| {k} | {_fmt(stat)} |")
+        lines.append(f"| {k} | {format_stat(stat)} |")
     return "\n".join(lines) + "\n"
 
 

@@ -471,10 +471,7 @@ def _cell(stat: dict[str, Any] | None) -> str:
     """`mean [low, high]` (the 95% CI), `mean` alone without one, `-` when absent."""
     if not stat or stat.get("mean") is None or stat["mean"] != stat["mean"]:
         return "-"
-    text = f"{stat['mean']:.3f}"
-    if stat.get("ci95_low") is not None:
-        text += f" [{stat['ci95_low']:.2f}, {stat['ci95_high']:.2f}]"
-    return text
+    return report.format_stat(stat)
 
 
 # Paired differences the table reports between the first two generators (key, title).
@@ -520,10 +517,7 @@ def paper_table(results: dict[str, dict[str, Any]], ks: Sequence[int]) -> str:
 
 def _signed(stat: dict[str, Any]) -> str:
     """A paired difference with its CI; no CI on a single problem (it is not defined)."""
-    text = f"{stat['mean']:+.3f}"
-    if stat.get("ci95_low") is not None:
-        text += f" [{stat['ci95_low']:+.2f}, {stat['ci95_high']:+.2f}]"
-    return text
+    return report.format_stat(stat, signed=True)
 
 
 def run_recipe(cfg: RecipeConfig) -> str:

@@ -9,15 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from mathft_jax.evaluation import report
+
 
 def cell(stat: Mapping[str, Any] | None) -> str:
     """`0.250 [0.16, 0.34]`; `n/a` when the metric is missing."""
     if not stat:
         return "n/a"
-    text = f"{stat['mean']:.3f}"
-    if stat.get("ci95_low") is not None:
-        text += f" [{stat['ci95_low']:.2f}, {stat['ci95_high']:.2f}]"
-    return text
+    return report.format_stat(stat)
 
 
 def _at_n(result: Mapping[str, Any]) -> tuple[int, Mapping[str, Any]]:

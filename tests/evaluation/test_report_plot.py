@@ -55,3 +55,17 @@ def test_rows_per_metric_share_a_panel(tmp_path, figures):
 def test_plot_goes_to_a_gs_url(bucket):
     report.plot_vs_n(_result(0.5), "gs://bucket/plots/curves.png")
     assert (bucket / "bucket" / "plots" / "curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_printed_intervals_are_rounded_outwards_so_they_hold_the_mean():
+    near_one = {"mean": 0.999, "ci95_low": 0.9951, "ci95_high": 1.0}
+    assert report.format_stat(near_one) == "0.999 [0.99, 1.00]"  # not [1.00, 1.00]
+    assert report.format_stat({"mean": 0.25, "ci95_low": 0.152, "ci95_high": 0.348}) == (
+        "0.250 [0.15, 0.35]"
+    )
+    diff = {"mean": 0.004, "ci95_low": -0.0301, "ci95_high": 0.0301}
+    assert report.format_stat(diff, signed=True) == "+0.004 [-0.04, +0.04]"
+    assert report.format_stat({"mean": 0.5, "ci95_low": 0.4, "ci95_high": 0.6}) == (
+        "0.500 [0.40, 0.60]"  # exact hundredths stay put
+    )
+    assert report.format_stat({"mean": 0.5, "ci95_low": None}) == "0.500"

@@ -161,8 +161,10 @@ def find_batch(
     progress: Callable[[dict], None] | None = None,
 ) -> dict:  # fmt: skip
     """Largest batch (a multiple of `step`, the batch shards x accumulation steps) whose compile
-    fits HBM, with few compiles that fit: on a CPU host a compile that runs out of HBM fails in
-    seconds, one that fits takes minutes. So the search
+    fits HBM, with few compiles that fit: on a CPU host a compile that runs out of HBM often fails
+    in seconds, one that fits takes minutes (not always: in the pass of 3 December 2026 some
+    compiles over HBM ran to the end, 50-290 s, as long as or longer than fitting ones; see
+    docs/tpu_plan/notes.md). So the search
 
     - takes the start batch's result as known (`start_result`, the compile the caller already
       ran; compiled here only when not given);

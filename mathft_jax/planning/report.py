@@ -259,8 +259,6 @@ def find_batch(
             misses = {"up": 0, "down": 0}
         top = limit if hi is None else hi - step
         cand = min(max(cand, lo + step), top)
-        if hi is None and not first and cand == lo + step and misses["down"]:
-            cand = min(max(cand, 2 * lo), top)  # growing past a model that keeps undershooting
         first = False
         t0 = time.time()
         r = plan_stage(topology, stage, cand)

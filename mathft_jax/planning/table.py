@@ -137,8 +137,8 @@ def search_batch(row: pathlib.Path, timeout: float, resolution: int = 0) -> dict
     """The largest-batch search for a train row whose JSON exists, with the row's own arguments
     (its fallback included) and the row's figures as the start (not compiled again); stores
     `find_batch` into the row's JSON. A row whose parameters and optimizer state alone exceed HBM
-    gets batch 0 without a compile. A search stopped by `timeout` keeps the bounds it had
-    ("done": false)."""
+    gets batch 0 without a compile. A search stopped by `timeout` (or killed) keeps the bounds
+    its probes gave ("done": false)."""
     r = json.loads(row.read_text())
     fixed = (r.get("param_bytes") or 0) + (r.get("opt_state_bytes") or 0)
     if fixed > r["hbm_bytes"]:
@@ -164,8 +164,10 @@ def search_batch(row: pathlib.Path, timeout: float, resolution: int = 0) -> dict
             ok, err = True, None
             print(f"   search stopped after {timeout} s", flush=True)
         fb = json.loads(path.read_text()).get("find_batch") if path.exists() else None
-        if not ok or fb is None:
+        if fb is None:
             fb = {"error": err or "no result", "args": args}
+        elif not ok:  # the search died or was killed: keep the bounds its probes gave
+            fb.update(done=False, stopped=err)
         fb["wall_seconds"] = round(time.time() - t0)
         path.unlink(missing_ok=True)
     r = json.loads(row.read_text())

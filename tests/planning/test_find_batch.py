@@ -134,3 +134,24 @@ def test_a_row_whose_state_alone_exceeds_hbm_gets_batch_0_without_a_compile(tmp_
     fb = table.search_batch(row, timeout=1)
     assert fb["batch"] == 0 and fb["exact"] and "alone exceed HBM" in fb["reason"]
     assert json.loads(row.read_text())["find_batch"] == fb
+
+
+def test_a_killed_search_keeps_its_bounds_in_the_row(tmp_path, monkeypatch):
+    row = tmp_path / "m__v5e_2x2__ssft.json"
+    r = {"fits": True, "hbm_bytes": HBM, "param_bytes": GiB, "opt_state_bytes": 2 * GiB,
+         "args": ["--topology", "v5e:2x2"]}  # fmt: skip
+    row.write_text(json.dumps(r))
+    partial = {"batch": 88, "upper": 128, "exact": False, "done": False, "probes": []}
+
+    def run(cmd, **kw):  # plan.py wrote its bounds after a probe, then was killed
+        out = next(a.split("=", 1)[1] for a in cmd if a.startswith("--output="))
+        with open(out, "w") as f:
+            json.dump({**r, "find_batch": partial}, f)
+        return table.subprocess.CompletedProcess(cmd, -9, "", "Killed")
+
+    monkeypatch.setattr(table.subprocess, "run", run)
+    fb = table.search_batch(row, timeout=10)
+    assert fb["batch"] == 88 and fb["done"] is False and fb["stopped"] == "Killed"
+    stored = json.loads(row.read_text())
+    assert stored["find_batch"] == fb and table.batch_cell(stored) == "≥ 88 (< 128; search stopped)"
+    assert not (tmp_path / "m__v5e_2x2__ssft.batch.json").exists()

@@ -6,6 +6,7 @@ roofline lower bound on its time, and the collectives of the compiled program.
 
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 from mathft_jax.planning import chips, flops, hlo, steps
@@ -150,29 +151,123 @@ def format_report(r: dict) -> str:
     return "\n".join(lines)
 
 
-def find_batch(topology: str, stage: str, start: int, step: int, limit: int = 1 << 14) -> dict:
-    """Largest batch (a multiple of `step`, the batch shards) whose compile fits: doubling, then
-    bisection. Returns {"batch": largest fitting or 0, "tried": {batch: fits}}."""
+def _floor(b: float, step: int) -> int:
+    return int(b // step) * step
+
+
+def find_batch(
+    topology: str, stage: str, start: int, step: int, limit: int = 1 << 14, *,
+    start_result: dict | None = None, resolution: int | None = None,
+    progress: Callable[[dict], None] | None = None,
+) -> dict:  # fmt: skip
+    """Largest batch (a multiple of `step`, the batch shards x accumulation steps) whose compile
+    fits HBM, with few compiles that fit: on a CPU host a compile that runs out of HBM often fails
+    in seconds, one that fits takes minutes (not always: in the pass of 3 December 2026 some
+    compiles over HBM ran to the end, 50-290 s, as long as or longer than fitting ones; see
+    docs/tpu_plan/notes.md). So the search
+
+    - takes the start batch's result as known (`start_result`, the compile the caller already
+      ran; compiled here only when not given);
+    - probes first at a linear estimate from the start's own figures: per-chip fixed bytes
+      (parameters + optimizer state + code) stay, the rest grows with the batch;
+    - then, from the probes' figures (a fit's compiled total, an out-of-HBM compile's reported
+      need), predicts where memory crosses HBM (a secant through the two probes nearest the edge)
+      and probes one step ABOVE that edge: failing there is cheap, and the next probe, the edge
+      itself, should fit. Where the prediction misleads twice on the same side, or three probes in
+      a row fail, it bisects, the midpoint rounded up. Below a known failure it never probes twice the same batch.
+
+    Stops when the largest fit and the smallest failure are `resolution` apart (default `step`:
+    exact). Returns {"batch": largest fitting (0 when none), "upper": smallest failing or None,
+    "step", "resolution", "exact", "tried": {batch: fits}, "probes": [{batch, fits, total_bytes,
+    seconds}, ...] (the start first, "seeded" when it was not compiled here)}; "capped_at" when
+    every probe up to `limit` fit. `progress`, when given, receives that dict after each probe
+    (with "done": False) so a caller can keep the bounds of a search it may have to stop.
+    """
+    resolution = max(step, resolution or step)
+    probes: list[dict] = []
     tried: dict[int, bool] = {}
 
-    def fits(b: int) -> bool:
-        if b not in tried:
-            tried[b] = bool(plan_stage(topology, stage, b)["fits"])
-        return tried[b]
+    def record(b: int, r: dict, seconds: float | None, seeded: bool = False) -> None:
+        probe = {"batch": b, "fits": bool(r["fits"]), "total_bytes": r.get("total_bytes"),
+                 "seconds": seconds}  # fmt: skip
+        if seeded:
+            probe["seeded"] = True
+        probes.append(probe)
+        tried[b] = probe["fits"]
 
-    lo, hi = 0, None
-    b = max(step, start - start % step)
-    while hi is None and b <= limit:
-        if fits(b):
-            lo, b = b, b * 2
-        else:
-            hi = b
-    if hi is None:
-        return {"batch": lo, "tried": tried, "capped_at": limit}
-    while hi - lo > step:
-        mid = (lo + hi) // 2
-        mid -= mid % step
-        if mid <= lo:
+    if start_result is None:
+        t0 = time.time()
+        start_result = plan_stage(topology, stage, start)
+        record(start, start_result, round(time.time() - t0, 1))
+    else:
+        record(start, start_result, start_result.get("compile_seconds"), seeded=True)
+    hbm = float(start_result["hbm_bytes"])
+    fixed = float(
+        (start_result.get("param_bytes") or 0)
+        + (start_result.get("opt_state_bytes") or 0)
+        + (start_result.get("code_bytes") or 0)
+    )
+
+    def bounds() -> tuple[int, int | None]:
+        fit = [b for b, f in tried.items() if f]
+        fail = [b for b, f in tried.items() if not f]
+        return max(fit, default=0), min(fail, default=None)
+
+    def state(done: bool) -> dict:
+        lo, hi = bounds()
+        out = {"batch": lo, "upper": hi, "step": step, "resolution": resolution,
+               "exact": hi is not None and hi - lo <= step, "tried": dict(sorted(tried.items())),
+               "probes": probes, "done": done}  # fmt: skip
+        if hi is None and lo >= limit:
+            out["capped_at"] = limit
+        return out
+
+    def predicted_edge() -> float | None:
+        """Batch where memory reaches HBM, linear through the two probes nearest the edge."""
+        known = {p["batch"]: p["total_bytes"] for p in probes if p["total_bytes"]}
+        fits_known = sorted(b for b in known if tried[b])
+        fails_known = sorted(b for b in known if not tried[b])
+        pts = fits_known[-1:] + fails_known[:1]
+        if len(pts) < 2:
+            pts = (fits_known[-2:] if fits_known else fails_known[:2]) or pts
+        if len(pts) == 2:
+            (b1, y1), (b2, y2) = ((b, known[b]) for b in pts)
+            slope = (y2 - y1) / (b2 - b1)
+            return b1 + (hbm - y1) / slope if slope > 0 else None
+        if len(pts) == 1:  # one figure: fixed bytes stay, the rest is proportional to the batch
+            b1, y1 = pts[0], known[pts[0]]
+            return b1 * (hbm - fixed) / (y1 - fixed) if y1 > fixed else None
+        return None
+
+    misses = {"up": 0, "down": 0}  # predictions proven wrong, by side, in a row
+    first = True
+    while True:
+        lo, hi = bounds()
+        if (hi is not None and hi - lo <= resolution) or (hi is None and lo >= limit):
             break
-        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
-    return {"batch": lo, "tried": tried}
+        edge = predicted_edge()
+        if edge is None:
+            cand = 2 * lo if hi is None else lo + (hi - lo) // 2
+        elif first:
+            cand = _floor(edge, step)  # the linear estimate itself
+        else:
+            cand = _floor(edge, step) + step  # just above the edge: a cheap failure, probably
+        fails_in_a_row = next((i for i, p in enumerate(reversed(probes)) if p["fits"]), 0)
+        if hi is not None and (max(misses.values()) >= 2 or fails_in_a_row >= 3):
+            # the model misleads (or creeps down a step at a time): bisect, midpoint rounded up
+            cand = lo + -(-(hi - lo) // (2 * step)) * step
+            misses = {"up": 0, "down": 0}
+        top = limit if hi is None else hi - step
+        cand = min(max(cand, lo + step), top)
+        first = False
+        t0 = time.time()
+        r = plan_stage(topology, stage, cand)
+        record(cand, r, round(time.time() - t0, 1))
+        if edge is not None:  # which side the prediction missed on, if it did
+            if r["fits"] and cand > edge:
+                misses["down"], misses["up"] = misses["down"] + 1, 0
+            elif not r["fits"] and cand < edge:
+                misses["up"], misses["down"] = misses["up"] + 1, 0
+        if progress is not None:
+            progress(state(False))
+    return state(True)

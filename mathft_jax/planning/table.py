@@ -4,12 +4,14 @@ score) for each model on each topology, one `python -m mathft_jax.plan` subproce
     python -m mathft_jax.planning.table [--models llama3_1b,...] [--topologies v5e:2x2,...]
         [--stages ssft,verifier,decode,score] [--find_batch] [--results_dir docs/tpu_plan]
         [--output docs/tpu_plan.md] [--timeout 1800] [--redo] [--tuned_only]
+        [--batch_only [--batch_resolution 128]]
 
 Each row's JSON is kept in --results_dir, so a rerun only compiles the rows missing there; the page
 is written from whatever is there, and lists the rows not yet computed. Compiles of the 8B model
 take minutes each on a small host. A train row that fits neither by default nor with the
 accumulation fallbacks is tried last with its gin/tpu/<model>_<topology>.gin where there is one
-(`--tuned_only --redo` recomputes just those tries).
+(`--tuned_only --redo` recomputes just those tries). `--batch_only` compiles no row: it runs the
+largest-batch search for the train rows that have a JSON, with each row's arguments.
 """
 
 import argparse
@@ -131,6 +133,69 @@ def run_row(model: str, topology: str, stage: str, out: pathlib.Path, find_batch
     return result
 
 
+def search_batch(row: pathlib.Path, timeout: float, resolution: int = 0) -> dict:
+    """The largest-batch search for a train row whose JSON exists, with the row's own arguments
+    (its fallback included) and the row's figures as the start (not compiled again); stores
+    `find_batch` into the row's JSON. A row whose parameters and optimizer state alone exceed HBM
+    gets batch 0 without a compile. A search stopped by `timeout` (or killed) keeps the bounds
+    its probes gave ("done": false)."""
+    r = json.loads(row.read_text())
+    fixed = (r.get("param_bytes") or 0) + (r.get("opt_state_bytes") or 0)
+    if fixed > r["hbm_bytes"]:
+        fb: dict = {"batch": 0, "upper": None, "exact": True, "done": True, "probes": [],
+                    "reason": "parameters + optimizer state alone exceed HBM: no batch fits "
+                    f"({fixed / chips.GiB:.2f} of {r['hbm_bytes'] / chips.GiB:.2f} GiB a chip)"}  # fmt: skip
+    else:
+        args = [a for a in r["args"] if a != "--find_batch"]
+        args += ["--find_batch", f"--find_batch_from={row}"]
+        if resolution:
+            args.append(f"--batch_resolution={resolution}")
+        path = row.with_suffix(".batch.json")
+        t0 = time.time()
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-m", "mathft_jax.plan", *args, f"--output={path}"],
+                capture_output=True, text=True, timeout=timeout, check=False,
+            )  # fmt: skip
+            print(proc.stdout, flush=True)
+            ok = proc.returncode in (0, 3)
+            err = " | ".join((proc.stderr or proc.stdout).strip().splitlines()[-3:])[:500]
+        except subprocess.TimeoutExpired:
+            ok, err = True, None
+            print(f"   search stopped after {timeout} s", flush=True)
+        fb = json.loads(path.read_text()).get("find_batch") if path.exists() else None
+        if fb is None:
+            fb = {"error": err or "no result", "args": args}
+        elif not ok:  # the search died or was killed: keep the bounds its probes gave
+            fb.update(done=False, stopped=err)
+        fb["wall_seconds"] = round(time.time() - t0)
+        path.unlink(missing_ok=True)
+    r = json.loads(row.read_text())
+    r["find_batch"] = fb
+    row.write_text(json.dumps(r, indent=1))
+    return fb
+
+
+def batch_cell(r: dict) -> str:
+    """The largest-batch column: exact, a range where the search stopped short of exact, blank
+    where not searched."""
+    fb = r.get("find_batch")
+    if not fb:
+        return ""
+    if "error" in fb:
+        return "error"
+    lo, hi = fb["batch"], fb.get("upper")
+    if lo == 0 and fb.get("exact"):
+        return "0 (none)"
+    if fb.get("exact"):
+        return str(lo)
+    if hi is None:
+        return f"≥ {lo}" + (" (capped)" if fb.get("capped_at") else " (stopped)")
+    if not fb.get("done", True):
+        return f"≥ {lo} (< {hi}; search stopped)"
+    return f"≥ {lo} (< {hi}; resolution {fb.get('resolution')})"
+
+
 def _gib(b) -> str:
     return "—" if b is None else f"{b / chips.GiB:.2f}"
 
@@ -153,7 +218,9 @@ def render(results_dir: pathlib.Path, models, topologies, stages, command: str) 
         "recompute); the roofline column is a LOWER BOUND on step time from the chip's bf16 peak "
         "and HBM bandwidth, not a measurement. `gin that fits` is what was added where the "
         "default did not fit (`none` where no fallback fits; the row's figures are then the "
-        "last one's). Largest batch: `--find_batch` (blank where not searched).",
+        "last one's). Largest batch: the largest batch (a multiple of the batch shards x "
+        "accumulation steps) whose compile fits, with the row's gin (`--find_batch`; `≥ A (< B)` "
+        "where the search stopped short of exact; blank where not searched).",
         "",
         "| model | topology | stage | fits | GiB / chip (HBM) | TFLOP / step | roofline bound | "
         "largest batch | gin that fits |",
@@ -178,7 +245,7 @@ def render(results_dir: pathlib.Path, models, topologies, stages, command: str) 
                 gib = f"{_gib(r.get('total_bytes'))} ({_gib(r['hbm_bytes'])}){over}"
                 tf = r["flops"]["total"] / 1e12
                 bound = r["roofline_seconds_lower_bound"]
-                fb = r.get("find_batch", {}).get("batch", "")
+                fb = batch_cell(r)
                 extra = " ".join(
                     a.replace("--gin.", "").replace("--gin_file=", "") for a in r.get("extra", [])
                 )
@@ -207,6 +274,12 @@ def main(argv: list[str]) -> int:
     p.add_argument("--topologies", default=",".join(TOPOLOGIES))
     p.add_argument("--stages", default=",".join(STAGES))
     p.add_argument("--find_batch", action="store_true")
+    p.add_argument(
+        "--batch_only", action="store_true",
+        help="no row compiles: for train rows whose JSON exists and has no `find_batch` (all with "
+        "--redo), search the largest batch with the row's arguments and store it in the JSON",
+    )  # fmt: skip
+    p.add_argument("--batch_resolution", type=int, default=0)
     p.add_argument("--results_dir", default="docs/tpu_plan")
     p.add_argument("--output", default="docs/tpu_plan.md")
     p.add_argument("--timeout", type=float, default=1800)
@@ -227,6 +300,17 @@ def main(argv: list[str]) -> int:
         for topo in topos:
             for stage in stages:
                 path = results / f"{model}__{topo.replace(':', '_')}__{stage}.json"
+                if a.batch_only and not a.render_only:
+                    if stage in TRAIN_STAGES and path.exists():
+                        r = json.loads(path.read_text())
+                        if "error" not in r and (a.redo or "find_batch" not in r):
+                            print(f"== {model} {topo} {stage}: largest batch", flush=True)
+                            search_batch(path, a.timeout, a.batch_resolution)
+                            pathlib.Path(a.output).write_text(
+                                render(results, MODELS, TOPOLOGIES, STAGES,
+                                       "python -m mathft_jax.planning.table")
+                            )  # fmt: skip
+                    continue
                 if a.render_only or (path.exists() and not a.redo):
                     continue
                 if a.tuned_only and not tuned_gin(model, topo, stage):

@@ -220,7 +220,8 @@ def render(results_dir: pathlib.Path, models, topologies, stages, command: str) 
         "default did not fit (`none` where no fallback fits; the row's figures are then the "
         "last one's). Largest batch: the largest batch (a multiple of the batch shards x "
         "accumulation steps) whose compile fits, with the row's gin (`--find_batch`; `≥ A (< B)` "
-        "where the search stopped short of exact; blank where not searched).",
+        "where the search stopped short of exact; blank where not searched: the search sizes "
+        "train steps, so decode and score rows have none).",
         "",
         "| model | topology | stage | fits | GiB / chip (HBM) | TFLOP / step | roofline bound | "
         "largest batch | gin that fits |",

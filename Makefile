@@ -28,9 +28,10 @@ lint: setup-test
 	$(VENV)/bin/ruff format --check mathft_jax tests
 	$(VENV)/bin/lint-imports
 
-# The README's test command: lint, then every test (slow end-to-end ones included).
+# The README's test command: lint, then every test (slow end-to-end ones included). The 20
+# slowest are listed at the end, so a CI log shows where its time goes.
 test: lint
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --durations=20 tests
 
 # Fast tests only, for the edit-test loop.
 test-fast: setup-test
